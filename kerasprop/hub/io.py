@@ -1,0 +1,176 @@
+"""Save, load and upload kerasprop models.
+
+A saved model is a keras-hub preset folder (written by `save_to_preset`) plus
+`kerasprop.json`, which records the kerasprop class and the contract (name,
+tasks, description, details). Models that are not Keras tasks are stored with
+`dill`; reading such a pickle back is an explicit opt-in (`allow_pickle=True`),
+because unpickling runs code.
+
+Every write goes to a temporary folder beside the target and is renamed into
+place at the end, so a failure never leaves a half-written model.
+"""
+
+import importlib
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+from kerasprop.hub.catalog import cache_dir, close_matches
+from kerasprop.models.base import BaseModel, check_name, check_tasks
+from kerasprop.schemas.specs import describe
+
+CONFIG_FILE = "kerasprop.json"
+PICKLE_FILE = "model.dill"
+FORMAT_VERSION = 1
+
+
+def _class_path(obj):
+    cls = type(obj)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _import_class(path):
+    module, _, name = path.partition(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def save(model, name=None, path=None, description=None, tasks=None, details=None):
+    """Saves a model as a preset folder and returns the folder's path.
+
+    `name` defaults to the model's name; `path` defaults to
+    `$KERASPROP_HOME/<name>` (`~/.cache/kerasprop/<name>`), where
+    `kerasprop.load(name)` and `AutoModel.from_pretrained(name)` find it.
+    `description`, `tasks` and `details` update the model's contract first.
+
+    Example:
+    >>> import kerasprop
+    >>> model = kerasprop.models.AutoModel.from_pretrained("all-minilm-l6-v2")  # doctest: +SKIP
+    >>> kerasprop.save(model, name="my-vectors")  # doctest: +SKIP
+    """
+    if not isinstance(model, BaseModel):
+        raise TypeError(f"kerasprop.save() takes a kerasprop model (a BaseModel), got {describe(model)}.")
+    name = check_name(name or model.name)
+    if tasks is not None:
+        check_tasks(tasks)
+    if details is not None and not isinstance(details, dict):
+        raise TypeError(f"'details' must be a dict, got {describe(details)}.")
+    target = pathlib.Path(path) if path is not None else cache_dir() / name
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"Cannot save to {str(target)!r}: a file is in the way.")
+    model.set_contract(name=name, description=description, tasks=tasks, details=details)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "class": _class_path(model),
+        "storage": "preset" if hasattr(model, "save_to_preset") else "dill",
+        "name": model.name,
+        "description": model.description,
+        "tasks": list(model.tasks),
+        "finetunable_tasks": list(model.finetunable_tasks),
+        "details": model.details,
+    }
+    json.dumps(meta)  # fail before writing anything if details are not JSON
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        if meta["storage"] == "preset":
+            model.save_to_preset(str(staging))
+        else:
+            import dill
+
+            with open(staging / PICKLE_FILE, "wb") as f:
+                dill.dump(model, f)
+        with open(staging / CONFIG_FILE, "w") as f:
+            json.dump(meta, f, indent=2)
+        _replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return str(target)
+
+
+def _replace(staging, target):
+    """Moves `staging` to `target`, replacing an existing folder atomically enough."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def find_saved(name_or_path):
+    """The folder of a saved model (a path, or a name under the cache), or `None`."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        return None
+    for folder in (pathlib.Path(name_or_path), cache_dir() / str(name_or_path)):
+        if (folder / CONFIG_FILE).exists():
+            return folder
+    return None
+
+
+def load(name_or_path, allow_pickle=False, **kwargs):
+    """Loads a model saved with `kerasprop.save` (by name or folder) to the same class.
+
+    Models stored with dill load only with `allow_pickle=True`.
+
+    Example:
+    >>> import kerasprop
+    >>> model = kerasprop.load("my-vectors")  # doctest: +SKIP
+    """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"kerasprop.load() takes a name or a folder, got {describe(name_or_path)}.")
+    folder = find_saved(name_or_path)
+    if folder is None:
+        close = close_matches(name_or_path, extra=_saved_names())
+        hint = f" Close matches: {close}." if close else ""
+        raise ValueError(f"Model '{name_or_path}' not found (no {CONFIG_FILE} there or in {cache_dir()}).{hint}")
+    with open(folder / CONFIG_FILE) as f:
+        meta = json.load(f)
+    if meta.get("storage") == "dill":
+        if not allow_pickle:
+            raise ValueError(
+                f"Model '{name_or_path}' is stored as a dill pickle, which runs code when loaded. "
+                "Pass allow_pickle=True if you trust where it came from."
+            )
+        import dill
+
+        with open(folder / PICKLE_FILE, "rb") as f:
+            model = dill.load(f)
+    else:
+        cls = _import_class(meta["class"])
+        model = cls.from_preset(str(folder), **kwargs)
+    model.set_contract(name=meta["name"], description=meta["description"], tasks=meta["tasks"],
+                       details=meta.get("details") or {})
+    return model
+
+
+def _saved_names():
+    root = cache_dir()
+    return [p.name for p in root.iterdir() if (p / CONFIG_FILE).exists()] if root.is_dir() else []
+
+
+def upload(model, handle, **save_kwargs):
+    """Saves `model` as a preset and uploads it to an `hf://` or `kaggle://` handle.
+
+    Uses `keras_hub.upload_preset`, which needs network and credentials
+    (`HF_TOKEN`, or Kaggle's `KAGGLE_USERNAME`/`KAGGLE_KEY`).
+    """
+    if not isinstance(handle, str) or not handle.startswith(("hf://", "kaggle://")):
+        raise ValueError(f"An upload handle starts with 'hf://' or 'kaggle://', got {describe(handle)}.")
+    if not isinstance(model, BaseModel) or not hasattr(model, "save_to_preset"):
+        raise TypeError(
+            f"Only Keras task models can be uploaded as presets, got {describe(model)}; "
+            "pickled models stay local."
+        )
+    import keras_hub
+
+    with tempfile.TemporaryDirectory(prefix="kerasprop-upload-") as tmp:
+        folder = save(model, path=os.path.join(tmp, "preset"), **save_kwargs)
+        keras_hub.upload_preset(handle, folder)
+    return handle

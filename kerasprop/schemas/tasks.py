@@ -1,0 +1,265 @@
+"""The task schemas, from backprop's task tables.
+
+Adding a task is adding one `TaskSchema` here (and a model family that serves
+it): the task classes, the model shim, the CLI and the HTTP adapter all read
+these descriptions.
+"""
+
+from kerasprop.schemas.images import Image
+from kerasprop.schemas.schema import BATCH, ITEM, Field, FinetuneSchema, TaskSchema
+from kerasprop.schemas.specs import (
+    AnyOf,
+    Boolean,
+    DictOf,
+    Integer,
+    ListOf,
+    Number,
+    Text,
+    TupleOf,
+)
+
+TEXT = Field("text", Text(), BATCH, required=True, description="text or list of texts")
+IMAGE = Field("image", Image(), BATCH, required=True, description="image or list of images")
+TOP_K = Field("top_k", Integer(minimum=0), default=0, description="number of most probable labels to return (0: all)")
+RETURN_TENSOR = Field("return_tensor", Boolean(), default=False, description="return a tensor instead of a list of floats")
+LABEL_SCORES = DictOf(Number(minimum=0.0, maximum=1.0))
+VECTOR = ListOf(Number())
+TEXTS = ListOf(Text())
+STRINGS = ListOf(Text(allow_empty=True))
+
+
+def _labels_field(description):
+    return Field(
+        "labels",
+        ListOf(Text(), min_items=1, unique=True),
+        ITEM,
+        broadcast=True,
+        description=description,
+    )
+
+
+def _check_qa(request):
+    for i, (prev_q, prev_a) in enumerate(zip(request.inputs["prev_q"], request.inputs["prev_a"])):
+        where = f" for input {i}" if request.batched else ""
+        if (prev_q is None) != (prev_a is None):
+            given, missing = ("prev_q", "prev_a") if prev_a is None else ("prev_a", "prev_q")
+            raise ValueError(f"'{given}' was given without '{missing}'{where}: give both or neither.")
+        if prev_q is not None and len(prev_q) != len(prev_a):
+            raise ValueError(
+                f"'prev_q' has {len(prev_q)} questions but 'prev_a' has {len(prev_a)} answers{where}: "
+                "they must pair up."
+            )
+
+
+def _check_generation(request):
+    options = request.options
+    if options["min_length"] > options["max_length"]:
+        if "min_length" not in request.given:
+            options["min_length"] = options["max_length"]
+            return
+        raise ValueError(
+            f"'min_length' ({options['min_length']}) must not exceed 'max_length' ({options['max_length']})."
+        )
+
+
+def _text_to_text(description, max_input_length, max_output_length):
+    return {
+        None: FinetuneSchema(
+            fields=(
+                Field("input_text", TEXTS, required=True, description="input texts"),
+                Field("output_text", TEXTS, required=True, description="target texts, one per input"),
+            ),
+            options=(
+                Field("max_input_length", Integer(minimum=1), default=max_input_length),
+                Field("max_output_length", Integer(minimum=1), default=max_output_length),
+            ),
+            description=description,
+        )
+    }
+
+
+def _vector_variants(kind, item_spec):
+    one, pair = ("texts", "texts") if kind == "text" else ("images", "imgs")
+    return {
+        "triplet": FinetuneSchema(
+            fields=(
+                Field(one, ListOf(item_spec), required=True, description=f"{kind}s to embed"),
+                Field("groups", ListOf(Integer()), required=True, description="group id per item; same group = similar"),
+            ),
+            description="semi-hard triplet loss over items drawn from the same and other groups",
+        ),
+        "cosine_similarity": FinetuneSchema(
+            fields=(
+                Field(f"{pair}1", ListOf(item_spec), required=True, description=f"first {kind} of each pair"),
+                Field(f"{pair}2", ListOf(item_spec), required=True, description=f"second {kind} of each pair"),
+                Field(
+                    "similarity_scores",
+                    ListOf(Number(minimum=-1.0, maximum=1.0)),
+                    required=True,
+                    description="target cosine similarity per pair",
+                ),
+            ),
+            description="mean squared error between cosine similarity and the target score",
+        ),
+    }
+
+
+SCHEMAS = [
+    TaskSchema(
+        task="qa",
+        description="Answers a question from a context, optionally following earlier questions and answers.",
+        fields=(
+            Field("question", Text(), BATCH, required=True, description="question or list of questions"),
+            Field("context", Text(), BATCH, required=True, description="context or list of contexts"),
+            Field("prev_q", STRINGS, ITEM, description="previous questions (a list per input for a batch)"),
+            Field("prev_a", STRINGS, ITEM, description="previous answers, paired with prev_q"),
+        ),
+        output=Text(allow_empty=True),
+        output_description="the answer",
+        check=_check_qa,
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("questions", TEXTS, required=True),
+                    Field("answers", TEXTS, required=True),
+                    Field("contexts", TEXTS, required=True),
+                    Field("prev_qas", ListOf(ListOf(TupleOf(Text(allow_empty=True), Text(allow_empty=True))))),
+                ),
+                options=(
+                    Field("max_input_length", Integer(minimum=1), default=256),
+                    Field("max_output_length", Integer(minimum=1), default=32),
+                ),
+                description="question/answer/context triples, with optional previous (question, answer) pairs",
+            )
+        },
+    ),
+    TaskSchema(
+        task="text-classification",
+        description="Assigns probabilities to labels: zero-shot over given labels, or over the labels a model learnt.",
+        fields=(
+            TEXT,
+            _labels_field("labels to score (zero-shot); one list for all texts or a list per text"),
+            TOP_K,
+        ),
+        output=LABEL_SCORES,
+        output_description="label -> probability, most probable first",
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("texts", TEXTS, required=True),
+                    Field("labels", ListOf(AnyOf(Text(), Integer())), required=True, description="label per text"),
+                ),
+                options=(Field("max_length", Integer(minimum=1), default=128),),
+            )
+        },
+    ),
+    TaskSchema(
+        task="emotion",
+        description="Names the emotions in a text (GoEmotions labels, comma-separated).",
+        fields=(TEXT,),
+        output=Text(allow_empty=True),
+        output_description="comma-separated emotions",
+        finetune=_text_to_text("texts and their emotion strings", 256, 32),
+    ),
+    TaskSchema(
+        task="summarisation",
+        description="Writes a summary of a text.",
+        fields=(TEXT,),
+        output=Text(allow_empty=True),
+        output_description="the summary",
+        finetune=_text_to_text("texts and their summaries", 512, 128),
+    ),
+    TaskSchema(
+        task="text-generation",
+        description="Continues a text; returns only the new text.",
+        fields=(
+            TEXT,
+            Field("min_length", Integer(minimum=0), default=10, description="minimum new tokens"),
+            Field("max_length", Integer(minimum=1), default=20, description="maximum new tokens"),
+            Field("temperature", Number(minimum=0.0), default=1.0, description="0.0 is greedy; higher is more random"),
+            Field("top_k", Integer(minimum=0), default=0, description="sample from the k most probable tokens (0: no limit)"),
+            Field("top_p", Number(exclusive_minimum=0.0, maximum=1.0), default=1.0, description="nucleus sampling mass"),
+            Field("repetition_penalty", Number(exclusive_minimum=0.0), default=1.0, description=">1 discourages repeats"),
+            Field("length_penalty", Number(), default=1.0, description="beam score exponent on length: >1 favours longer"),
+            Field("num_beams", Integer(minimum=1), default=1, description="beam width (1: no beam search)"),
+            Field("num_generations", Integer(minimum=1), default=1, description="generations per input"),
+            Field("do_sample", Boolean(), description="sample instead of greedy/beam; on when a sampling option is given"),
+        ),
+        output=AnyOf(Text(allow_empty=True), ListOf(Text(allow_empty=True))),
+        output_description="generated text; a list of texts when num_generations > 1",
+        check=_check_generation,
+        finetune=_text_to_text("prompts and their continuations", 128, 32),
+    ),
+    TaskSchema(
+        task="text-vectorisation",
+        description="Turns text into a vector.",
+        fields=(TEXT, RETURN_TENSOR),
+        output=VECTOR,
+        output_description="the vector",
+        finetune=_vector_variants("text", Text()),
+        default_variant="triplet",
+    ),
+    TaskSchema(
+        task="image-classification",
+        description="Assigns probabilities to labels for an image: zero-shot or over learnt labels.",
+        fields=(IMAGE, _labels_field("labels to score (zero-shot); one list for all images or a list per image"), TOP_K),
+        output=LABEL_SCORES,
+        output_description="label -> probability, most probable first",
+        finetune={
+            "single_label": FinetuneSchema(
+                fields=(
+                    Field("images", ListOf(Image()), required=True),
+                    Field("labels", ListOf(AnyOf(Text(), Integer())), required=True, description="label per image"),
+                ),
+                description="one label per image, cross-entropy",
+            ),
+            "multi_label": FinetuneSchema(
+                fields=(
+                    Field("images", ListOf(Image()), required=True),
+                    Field("labels", ListOf(ListOf(AnyOf(Text(), Integer()))), required=True, description="labels per image"),
+                ),
+                description="any number of labels per image, sigmoid and binary cross-entropy",
+            ),
+        },
+        default_variant="single_label",
+    ),
+    TaskSchema(
+        task="image-vectorisation",
+        description="Turns an image into a vector.",
+        fields=(IMAGE, RETURN_TENSOR),
+        output=VECTOR,
+        output_description="the vector",
+        finetune=_vector_variants("image", Image()),
+        default_variant="triplet",
+    ),
+    TaskSchema(
+        task="image-text-vectorisation",
+        description="Turns an image and a text into one vector (both concatenated, L2-normalised).",
+        fields=(
+            IMAGE,
+            Field("text", Text(), BATCH, required=True, description="text or list of texts, one per image"),
+            RETURN_TENSOR,
+        ),
+        output=VECTOR,
+        output_description="the joint vector",
+        finetune={
+            "triplet": FinetuneSchema(
+                fields=(
+                    Field("images", ListOf(Image()), required=True),
+                    Field("texts", TEXTS, required=True),
+                    Field("groups", ListOf(Integer()), required=True),
+                ),
+            ),
+            "cosine_similarity": FinetuneSchema(
+                fields=(
+                    Field("imgs1", ListOf(Image()), required=True),
+                    Field("texts1", TEXTS, required=True),
+                    Field("imgs2", ListOf(Image()), required=True),
+                    Field("texts2", TEXTS, required=True),
+                    Field("similarity_scores", ListOf(Number(minimum=-1.0, maximum=1.0)), required=True),
+                ),
+            ),
+        },
+        default_variant="triplet",
+    ),
+]
