@@ -1,0 +1,1 @@
+"""Converters for Hugging Face checkpoints that keras-hub cannot read yet."""

@@ -1,0 +1,34 @@
+"""Shared test set-up: no hub access, a private model cache, fixed seeds.
+
+The suite runs once per backend: `KERAS_BACKEND=jax|tensorflow|torch pytest`.
+"""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def kerasprop_home(tmp_path, monkeypatch):
+    """Every test saves models into its own cache folder."""
+    home = tmp_path / "kerasprop-home"
+    monkeypatch.setenv("KERASPROP_HOME", str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import keras
+
+    keras.utils.set_random_seed(1234)
+
+
+@pytest.fixture
+def backend():
+    import keras
+
+    return keras.backend.backend()
