@@ -37,9 +37,9 @@ class CatalogEntry:
     tasks: tuple
     description: str
     finetunable_tasks: tuple = ()
-    #: Per-task aliases (as backprop's task classes had): an alias applies to
-    #: the tasks of this entry, e.g. "english" means gpt2-medium for text-generation.
-    aliases: tuple = ()
+    #: Aliases per task, as backprop's task classes had them, e.g.
+    #: {"text-generation": ("english-small",)}: an alias means this model for that task.
+    aliases: dict = dataclasses.field(default_factory=dict)
     vector_size: int = None
     languages: tuple = ("en",)
     license: str = ""
@@ -93,11 +93,13 @@ ENTRIES = [
         tasks=("qa", "summarisation", "emotion", "text-generation"),
         finetunable_tasks=_GENERATIVE,
         description="T5 base finetuned by backprop for QA, summarisation and emotion (backprop's default).",
+        aliases={t: ("english-base",) for t in ("qa", "summarisation", "emotion")},
         license="apache-2.0", source="Hugging Face kiri-ai/t5-base-qa-summary-emotion (T5 converter)",
     ),
     CatalogEntry(
         "t5-small", _T5, "t5_small_multi", tasks=_GENERATIVE,
         finetunable_tasks=_GENERATIVE, description="Google's T5 small (60M), multi-task.",
+        aliases={"summarisation": ("english-small",)},
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_small_multi",
     ),
     CatalogEntry(
@@ -108,34 +110,38 @@ ENTRIES = [
     CatalogEntry(
         "distilgpt2", _GPT2, "hf://distilbert/distilgpt2", tasks=("text-generation",),
         finetunable_tasks=("text-generation",), description="DistilGPT-2 (82M), distilled from GPT-2.",
-        aliases=("english-small",), license="apache-2.0", source="Hugging Face distilbert/distilgpt2 (gpt2 converter)",
+        aliases={"text-generation": ("english-small",)}, license="apache-2.0",
+        source="Hugging Face distilbert/distilgpt2 (gpt2 converter)",
     ),
     CatalogEntry(
         "gpt2-medium", _GPT2, "gpt2_medium_en", tasks=("text-generation",),
         finetunable_tasks=("text-generation",), description="OpenAI GPT-2 medium (355M).",
-        aliases=("english", "english-base", "gpt2"), license="mit", source="keras-hub preset gpt2_medium_en",
+        aliases={"text-generation": ("english", "english-base", "gpt2")}, license="mit",
+        source="keras-hub preset gpt2_medium_en",
     ),
     CatalogEntry(
         "gpt2-large", _GPT2, "gpt2_large_en", tasks=("text-generation",),
         finetunable_tasks=("text-generation",), description="OpenAI GPT-2 large (774M).",
-        aliases=("english-large",), license="mit", source="keras-hub preset gpt2_large_en",
+        aliases={"text-generation": ("english-large",)}, license="mit", source="keras-hub preset gpt2_large_en",
     ),
     CatalogEntry(
         "bart-large-mnli", _NLI, "hf://facebook/bart-large-mnli", tasks=("text-classification",),
         description="BART large finetuned on MNLI, for zero-shot classification.",
-        aliases=("english",), license="mit", source="Hugging Face facebook/bart-large-mnli (bart converter + head)",
+        aliases={"text-classification": ("english-large",)}, license="mit",
+        source="Hugging Face facebook/bart-large-mnli (bart converter + head)",
     ),
     CatalogEntry(
         "deberta-base-mnli", _NLI, "hf://MoritzLaurer/DeBERTa-v3-base-mnli", tasks=("text-classification",),
         description="DeBERTa-v3 base finetuned on MNLI, for zero-shot classification "
         "(backprop used DeBERTa v1, which keras-hub cannot load).",
-        license="mit", source="Hugging Face MoritzLaurer/DeBERTa-v3-base-mnli (deberta_v3 converter + head)",
+        aliases={"text-classification": ("english", "english-base")}, license="mit",
+        source="Hugging Face MoritzLaurer/DeBERTa-v3-base-mnli (deberta_v3 converter + head)",
     ),
     CatalogEntry(
         "xlmr-large-xnli", _NLI, "hf://joeddav/xlm-roberta-large-xnli", tasks=("text-classification",),
         description="XLM-RoBERTa large finetuned on XNLI: zero-shot classification in 100 languages.",
-        aliases=("multilingual",), languages=("multilingual",), license="mit",
-        source="Hugging Face joeddav/xlm-roberta-large-xnli (xlm_roberta converter + head)",
+        aliases={"text-classification": ("multilingual", "multilingual-large")}, languages=("multilingual",),
+        license="mit", source="Hugging Face joeddav/xlm-roberta-large-xnli (xlm_roberta converter + head)",
     ),
     CatalogEntry(
         "xlnet-base-cased", _TEXT_CLASSIFIER, "hf://xlnet/xlnet-base-cased", tasks=("text-classification",),
@@ -153,7 +159,7 @@ ENTRIES = [
         "msmarco-distilroberta-base-v2", _EMBEDDER, "hf://sentence-transformers/msmarco-distilroberta-base-v2",
         tasks=("text-vectorisation",), finetunable_tasks=("text-vectorisation",),
         description="DistilRoBERTa sentence encoder trained on MS MARCO (backprop's English default).",
-        aliases=("english",), vector_size=768, license="apache-2.0",
+        aliases={"text-vectorisation": ("english", "english-base")}, vector_size=768, license="apache-2.0",
         source="Hugging Face sentence-transformers/msmarco-distilroberta-base-v2 (roberta converter)",
     ),
     CatalogEntry(
@@ -161,7 +167,8 @@ ENTRIES = [
         "hf://sentence-transformers/distiluse-base-multilingual-cased-v2",
         tasks=("text-vectorisation",), finetunable_tasks=("text-vectorisation",),
         description="Multilingual DistilBERT sentence encoder (50+ languages).",
-        aliases=("multilingual",), vector_size=512, languages=("multilingual",), license="apache-2.0",
+        aliases={"text-vectorisation": ("multilingual",)}, vector_size=512, languages=("multilingual",),
+        license="apache-2.0",
         source="Hugging Face sentence-transformers/distiluse-base-multilingual-cased-v2 (distilbert converter)",
     ),
     CatalogEntry(
@@ -169,7 +176,9 @@ ENTRIES = [
         tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
         finetunable_tasks=("image-vectorisation", "image-text-vectorisation"),
         description="OpenAI CLIP ViT-B/32: zero-shot image classification and image/text vectors.",
-        aliases=("english",), vector_size=512, license="mit",
+        aliases={"image-classification": ("english-base",), "image-vectorisation": ("base",),
+                 "image-text-vectorisation": ("english-base",)},
+        vector_size=512, license="mit",
         source="Hugging Face openai/clip-vit-base-patch32 (CLIP converter)",
     ),
     *[
@@ -177,6 +186,7 @@ ENTRIES = [
             f"efficientnet-{size}", _IMAGE_CLASSIFIER, preset, tasks=("image-classification",),
             finetunable_tasks=("image-classification",),
             description=f"EfficientNet-{size.upper()} trained on ImageNet (1000 classes).",
+            aliases={"image-classification": ("efficientnet",)} if size == "b0" else {},
             license="apache-2.0", source=f"keras-hub preset {preset}",
         )
         for size, preset in (
@@ -209,6 +219,11 @@ for _entry in ENTRIES:
     register_entry(_entry)
 
 
+def task_aliases(task):
+    """The aliases of a task: alias -> catalog name."""
+    return {a: e.name for e in _CATALOG.values() for a in e.aliases.get(task, ())}
+
+
 def find_entry(name, aliases=None):
     """The entry for a catalog name, or for an alias in `aliases`; `None` if neither."""
     entry = _CATALOG.get(name)
@@ -218,7 +233,7 @@ def find_entry(name, aliases=None):
 
 
 def close_matches(name, extra=()):
-    names = list(_CATALOG) + [a for e in _CATALOG.values() for a in e.aliases] + list(extra)
+    names = list(_CATALOG) + list(extra)
     return difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
 
 

@@ -100,7 +100,7 @@ def format_table(models):
         rows.append(
             (
                 name,
-                ", ".join(info.get("aliases") or ()) or "-",
+                ", ".join(sorted({a for v in (info.get("aliases") or {}).values() for a in v})) or "-",
                 ", ".join(info["tasks"]),
                 ", ".join(info.get("finetunable_tasks") or ()) or "-",
                 "yes" if info.get("offline") else "no",
