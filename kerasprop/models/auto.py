@@ -1,5 +1,7 @@
 """`AutoModel`: load any catalog model by name, or list what there is."""
 
+import os
+
 import kerasprop.hub.catalog as _catalog
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
@@ -73,12 +75,11 @@ def load_entry(entry, load_weights=True, **kwargs):
     cls = entry.load_class()
     handle = resolve_handle(entry.handle)
     options = dict(entry.init_kwargs, **kwargs)
+    remote = not os.path.isdir(handle)
     try:
         model = cls.from_preset(handle, load_weights=load_weights, **options)
-    except (OSError, ConnectionError) as error:
-        raise offline_error(entry.name, handle, error) from error
-    except Exception as error:  # hub clients raise their own network errors
-        if "://" in str(handle) and _looks_offline(error):
+    except Exception as error:  # hub clients raise their own error types when offline
+        if remote and _looks_offline(error):
             raise offline_error(entry.name, handle, error) from error
         raise
     model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description,
@@ -87,8 +88,12 @@ def load_entry(entry, load_weights=True, **kwargs):
 
 
 def _looks_offline(error):
+    """Whether a loading error came from fetching (keras-hub reports a failed fetch as a missing config.json)."""
+    if isinstance(error, (OSError, ConnectionError)):
+        return True
     text = f"{type(error).__name__} {error}".lower()
-    return any(w in text for w in ("connect", "network", "resolve", "offline", "timed out", "http", "unreachable"))
+    words = ("connect", "network", "resolve", "offline", "timed out", "http", "unreachable", "has no config.json")
+    return any(w in text for w in words)
 
 
 def format_table(models):

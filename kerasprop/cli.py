@@ -1,0 +1,177 @@
+"""The `kerasprop` command.
+
+    kerasprop list [--task T] [--json]
+    kerasprop run TASK --text ... [--model M] [--json]      (--image PATH for image tasks)
+    kerasprop demo [--json]
+
+`run` takes one option per key of the task's schema (`--labels`, `--top-k`,
+`--max-length`, ...), so a new task needs no change here.
+"""
+
+import argparse
+import json
+import sys
+import threading
+import time
+
+from kerasprop.schemas import BATCH, ITEM, get_schema, task_names
+from kerasprop.schemas.specs import Boolean, ListOf, Number
+
+
+def _flag(key):
+    return "--" + key.replace("_", "-")
+
+
+def _add_schema_options(parser, schema):
+    """One command-line option per schema key; values are parsed by the schema itself."""
+    for field in schema.fields:
+        help_text = field.description or field.spec.expected
+        if field.default is not None:
+            help_text += f" (default: {field.default})"
+        if field.role == BATCH:
+            parser.add_argument(_flag(field.key), dest=field.key, action="append", metavar=field.key.upper(),
+                                help=help_text + "; repeat for a batch")
+        elif field.role == ITEM or isinstance(field.spec, ListOf):
+            parser.add_argument(_flag(field.key), dest=field.key, nargs="+", metavar=field.key.upper(), help=help_text)
+        elif isinstance(field.spec, Boolean):
+            parser.add_argument(_flag(field.key), dest=field.key, action=argparse.BooleanOptionalAction, help=help_text)
+        elif isinstance(field.spec, Number):
+            parser.add_argument(_flag(field.key), dest=field.key, type=int if field.spec.integer else float,
+                                help=help_text)
+        else:
+            parser.add_argument(_flag(field.key), dest=field.key, help=help_text)
+
+
+def task_input_from_args(schema, args):
+    """The task-input dict from parsed arguments (single values stay single)."""
+    task_input = {}
+    for field in schema.fields:
+        value = getattr(args, field.key, None)
+        if value is None:
+            continue
+        if field.role == BATCH and len(value) == 1:
+            value = value[0]
+        task_input[field.key] = value
+    return task_input
+
+
+class Progress:
+    """A spinner with elapsed time on stderr while something slow runs (silent when not a terminal)."""
+
+    def __init__(self, message, enabled=None):
+        self.message = message
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        if self.enabled:
+            self._thread = threading.Thread(target=self._spin, daemon=True)
+            self._thread.start()
+        return self
+
+    def _spin(self):
+        frames = "|/-\\"
+        i = 0
+        while not self._stop.wait(0.1):
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(f"\r{frames[i % 4]} {self.message} {elapsed:5.1f}s")
+            sys.stderr.flush()
+            i += 1
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(f"\r{'ok' if exc[0] is None else '!!'} {self.message} {elapsed:5.1f}s\n")
+        return False
+
+
+def _print_result(task, task_input, result, as_json):
+    if as_json:
+        print(json.dumps({"task": task, "output": result}, ensure_ascii=False))
+        return
+    if isinstance(result, dict):
+        for label, score in result.items():
+            print(f"{score:8.4f}  {label}")
+    elif isinstance(result, list) and result and all(isinstance(v, float) for v in result):
+        head = ", ".join(f"{v:.4f}" for v in result[:8])
+        print(f"vector of {len(result)} floats: [{head}, ...]")
+    else:
+        print(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def _run(args):
+    from kerasprop.tasks import task_class
+
+    schema = get_schema(args.task)
+    task_input = task_input_from_args(schema, args)
+    cls = task_class(args.task)
+    with Progress(f"loading {args.model or 'the default model'} for {args.task}", enabled=False if args.json else None):
+        task = cls(args.model)
+    result = task.run(task_input)
+    _print_result(args.task, task_input, result, args.json)
+
+
+def _list(args):
+    from kerasprop.models.auto import AutoModel
+
+    if args.json:
+        print(json.dumps(AutoModel.list_models(task=args.task, return_dict=True), indent=2))
+    else:
+        AutoModel.list_models(task=args.task, display=True)
+
+
+def _demo(args):
+    from kerasprop.demo import run_demo
+
+    run_demo(as_json=args.json)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="kerasprop", description="backprop's one-line tasks on Keras and keras-hub.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list the catalog's models")
+    listing.add_argument("--task", choices=task_names(), help="only models serving this task")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_list)
+
+    run = commands.add_parser("run", help="run a task on the given input")
+    tasks = run.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name in task_names():
+        schema = get_schema(name)
+        sub = tasks.add_parser(name, help=schema.description, description=schema.description)
+        sub.add_argument("--model", help="catalog name, alias, saved model or preset folder (default: the task's)")
+        sub.add_argument("--json", action="store_true", help="print one JSON document")
+        _add_schema_options(sub, schema)
+        sub.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="run every task on the bundled offline presets")
+    demo.add_argument("--json", action="store_true", help="print one JSON document")
+    demo.set_defaults(handler=_demo)
+
+    try:
+        from kerasprop.serving.cli import add_serve_command
+    except ImportError:
+        pass
+    else:
+        add_serve_command(commands)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except (ValueError, TypeError, RuntimeError) as error:
+        print(f"kerasprop: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`kerasprop demo`: every task once, on models that work with no network.
+
+Each task runs with its default model as `Task()` picks it: backprop's default
+when it is on this machine or a hub is reachable, else the best bundled preset.
+Tasks with neither are listed as unavailable, with the reason.
+"""
+
+import json
+import sys
+
+from kerasprop.cli import Progress
+from kerasprop.schemas import get_schema
+
+
+def _demo_image(shape="circle", colour=(220, 30, 30), size=96):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    box = (size // 4, size // 4, 3 * size // 4, 3 * size // 4)
+    (draw.ellipse if shape == "circle" else draw.rectangle)(box, fill=colour)
+    return image
+
+
+def examples():
+    """(task, task_input, printable input) for every task."""
+    circle = _demo_image()
+    return [
+        ("text-vectorisation", {"text": "kerasprop brings backprop's tasks to Keras."}, None),
+        (
+            "text-classification",
+            {"text": "My order arrived broken and nobody answers my emails.",
+             "labels": ["complaint", "praise", "question"]},
+            None,
+        ),
+        ("emotion", {"text": "I am so happy you came to visit!"}, None),
+        (
+            "summarisation",
+            {"text": "The city council met on Monday and voted to build a new library next to the park. "
+                     "The library will open in two years and will have a large room for children."},
+            None,
+        ),
+        (
+            "qa",
+            {"question": "Where does Sally live?", "context": "Sally lives in London with her two cats.",
+             "prev_q": [], "prev_a": []},
+            None,
+        ),
+        ("text-generation", {"text": "Once upon a time", "max_length": 16}, None),
+        ("image-classification", {"image": circle, "labels": ["a red circle", "a blue square"]}, "a drawn red circle"),
+        ("image-vectorisation", {"image": circle}, "a drawn red circle"),
+        ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
+    ]
+
+
+def _printable(task_input, shown):
+    return {k: (shown if k == "image" else v) for k, v in task_input.items()}
+
+
+def run_demo(as_json=False, out=sys.stdout):
+    """Runs every task; prints a readable report or one JSON document. Returns the report dict."""
+    from kerasprop.tasks import task_class
+
+    report = {"results": [], "unavailable": []}
+    for task, task_input, shown in examples():
+        cls = task_class(task)
+        try:
+            name = cls.choose_default_model()
+        except RuntimeError as error:
+            report["unavailable"].append({"task": task, "reason": str(error)})
+            continue
+        with Progress(f"loading {name} for {task}", enabled=False if as_json else None):
+            runner = cls(name)
+        output = runner.run(task_input)
+        get_schema(task).check_output(output)
+        entry = {"task": task, "model": name, "input": _printable(task_input, shown), "output": output}
+        report["results"].append(entry)
+        if not as_json:
+            _print_entry(entry, out)
+    if as_json:
+        out.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        for item in report["unavailable"]:
+            out.write(f"\n[{item['task']}] not available offline yet: {item['reason']}\n")
+    return report
+
+
+def _print_entry(entry, out):
+    out.write(f"\n[{entry['task']}] model: {entry['model']}\n")
+    for key, value in entry["input"].items():
+        if value not in (None, [], ""):
+            out.write(f"  {key}: {value}\n")
+    output = entry["output"]
+    if isinstance(output, dict):
+        for label, score in output.items():
+            out.write(f"  -> {score:.3f}  {label}\n")
+    elif isinstance(output, list) and output and isinstance(output[0], float):
+        out.write(f"  -> vector of {len(output)} floats: [{', '.join(f'{v:.3f}' for v in output[:6])}, ...]\n")
+    else:
+        out.write(f"  -> {output}\n")

@@ -1,0 +1,211 @@
+"""backprop's task classes on Keras models: `Summarisation()(text)`, `Emotion().finetune(params)`.
+
+Each class takes `model=None` (the task's default), a catalog name or alias, a
+saved model's name or folder, or a model object, and is called with backprop's
+arguments. A single input gives a single result; a list gives a list.
+
+Example:
+>>> import kerasprop
+>>> vectorise = kerasprop.TextVectorisation()  # all-MiniLM-L6-v2 when offline
+>>> len(vectorise(["one sentence", "another one"]))
+2
+"""
+
+from kerasprop.tasks.base import Task, _given
+from kerasprop.schemas.specs import ListOf, Text, TupleOf, describe
+
+_T5_DEFAULT = "t5-base-qa-summary-emotion"
+
+
+class QA(Task):
+    """Answers questions from a context; `prev_qa` holds earlier (question, answer) pairs.
+
+    Example:
+    >>> qa = QA()  # doctest: +SKIP
+    >>> qa("Where does Sally live?", "Sally lives in London.")  # doctest: +SKIP
+    'London'
+    """
+
+    task = "qa"
+    default_model = _T5_DEFAULT
+
+    def __call__(self, question, context, prev_qa=None):
+        task_input = {"question": question, "context": context}
+        if prev_qa is not None:
+            task_input.update(_split_prev_qa(prev_qa, batched=isinstance(question, (list, tuple))))
+        return self.run(task_input)
+
+
+_PAIRS = ListOf(TupleOf(Text(allow_empty=True), Text(allow_empty=True)))
+
+
+def _split_prev_qa(prev_qa, batched):
+    """[(q, a), ...] (a list of those for a batch) -> prev_q and prev_a lists."""
+    if batched:
+        if not isinstance(prev_qa, (list, tuple)):
+            raise TypeError(f"'prev_qa' must hold a list of (question, answer) pairs per question, got {describe(prev_qa)}.")
+        per_item = [_PAIRS.check(f"prev_qa[{i}]", pairs) for i, pairs in enumerate(prev_qa)]
+        return {"prev_q": [[q for q, _ in p] for p in per_item], "prev_a": [[a for _, a in p] for p in per_item]}
+    pairs = _PAIRS.check("prev_qa", prev_qa)
+    return {"prev_q": [q for q, _ in pairs], "prev_a": [a for _, a in pairs]}
+
+
+class TextClassification(Task):
+    """Scores labels for a text: zero-shot over `labels`, or over the labels a model learnt.
+
+    Example:
+    >>> classify = TextClassification()
+    >>> scores = classify("I am mad because my product broke.", ["product issue", "nature"])
+    >>> max(scores, key=scores.get)
+    'product issue'
+    """
+
+    task = "text-classification"
+    default_model = "deberta-base-mnli"
+    offline_models = ("all-minilm-l6-v2",)
+
+    def __call__(self, text, labels=None, top_k=0):
+        return self.run(_given(text=text, labels=labels, top_k=top_k))
+
+
+class Emotion(Task):
+    """Names the emotions in a text, comma-separated (GoEmotions labels).
+
+    Example:
+    >>> Emotion()("I really like what you did there")  # doctest: +SKIP
+    'approval'
+    """
+
+    task = "emotion"
+    default_model = _T5_DEFAULT
+
+    def __call__(self, text):
+        return self.run({"text": text})
+
+
+class Summarisation(Task):
+    """Summarises a text.
+
+    Example:
+    >>> Summarisation()("This is a long document that contains plenty of words")  # doctest: +SKIP
+    'short summary of document'
+    """
+
+    task = "summarisation"
+    default_model = _T5_DEFAULT
+
+    def __call__(self, text):
+        return self.run({"text": text})
+
+
+class TextGeneration(Task):
+    """Continues a text and returns only the new text.
+
+    Options as in backprop: `min_length`/`max_length` count new tokens;
+    `temperature=0.0` is greedy; giving a sampling option turns `do_sample` on.
+
+    Example:
+    >>> TextGeneration()("I like to go to", max_length=8)  # doctest: +SKIP
+    ' the beach because I love the sun.'
+    """
+
+    task = "text-generation"
+    default_model = "gpt2-medium"
+
+    def __call__(self, text, min_length=None, max_length=None, temperature=None, top_k=None, top_p=None,
+                 repetition_penalty=None, length_penalty=None, num_beams=None, num_generations=None,
+                 do_sample=None):
+        return self.run(
+            _given(
+                text=text, min_length=min_length, max_length=max_length, temperature=temperature, top_k=top_k,
+                top_p=top_p, repetition_penalty=repetition_penalty, length_penalty=length_penalty,
+                num_beams=num_beams, num_generations=num_generations, do_sample=do_sample,
+            )
+        )
+
+
+class TextVectorisation(Task):
+    """Turns text into a vector (a list of floats; a tensor with `return_tensor=True`).
+
+    Example:
+    >>> len(TextVectorisation()("kerasprop turns text into vectors"))
+    384
+    """
+
+    task = "text-vectorisation"
+    default_model = "msmarco-distilroberta-base-v2"
+    offline_models = ("all-minilm-l6-v2",)
+
+    def __call__(self, text, return_tensor=False):
+        return self.run({"text": text, "return_tensor": return_tensor})
+
+
+class ImageClassification(Task):
+    """Scores labels for an image: zero-shot over `labels`, or over the labels a model learnt.
+
+    Example:
+    >>> ImageClassification()("dog.png", ["cat", "dog"])  # doctest: +SKIP
+    {'dog': 0.99, 'cat': 0.01}
+    """
+
+    task = "image-classification"
+    default_model = "clip"
+
+    def __call__(self, image, labels=None, top_k=0):
+        return self.run(_given(image=image, labels=labels, top_k=top_k))
+
+
+class ImageVectorisation(Task):
+    """Turns an image into a vector.
+
+    Example:
+    >>> len(ImageVectorisation()("dog.png"))  # doctest: +SKIP
+    512
+    """
+
+    task = "image-vectorisation"
+    default_model = "clip"
+
+    def __call__(self, image, return_tensor=False):
+        return self.run({"image": image, "return_tensor": return_tensor})
+
+
+class ImageTextVectorisation(Task):
+    """Turns an image and a text into one joint vector.
+
+    Example:
+    >>> len(ImageTextVectorisation()("dog.png", "a dog on a beach"))  # doctest: +SKIP
+    1024
+    """
+
+    task = "image-text-vectorisation"
+    default_model = "clip"
+
+    def __call__(self, image, text, return_tensor=False):
+        return self.run({"image": image, "text": text, "return_tensor": return_tensor})
+
+
+#: Task string -> task class.
+TASK_CLASSES = {
+    cls.task: cls
+    for cls in (
+        QA, TextClassification, Emotion, Summarisation, TextGeneration, TextVectorisation,
+        ImageClassification, ImageVectorisation, ImageTextVectorisation,
+    )
+}
+
+
+def task_class(task):
+    """The task class of a task string."""
+    from kerasprop.schemas import get_schema
+
+    get_schema(task)
+    if task not in TASK_CLASSES:
+        raise ValueError(f"Task '{task}' has no task class yet.")
+    return TASK_CLASSES[task]
+
+
+__all__ = [
+    "Task", "task_class", "TASK_CLASSES", "QA", "TextClassification", "Emotion", "Summarisation", "TextGeneration",
+    "TextVectorisation", "ImageClassification", "ImageVectorisation", "ImageTextVectorisation",
+]

@@ -1,0 +1,234 @@
+"""`finetune`: backprop params -> validated examples -> tf.data -> `Task.fit`.
+
+The model turns validated params into raw features with `process_batch`; the
+engine splits them into training and validation sets, builds shuffled,
+batched, prefetched `tf.data` pipelines, picks the per-task optimiser default,
+finds a batch size that fits when none is given, accumulates gradients up to
+`optimal_batch_size`, stops early on validation loss, and can train on several
+devices with Keras' distribution API.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from kerasprop.schemas import get_schema
+from kerasprop.schemas.specs import describe
+
+#: Label key of the classification tasks' params: the engine builds the label mapping.
+LABEL_KEYS = {"text-classification": "labels", "image-classification": "labels"}
+
+
+def default_optimizer(task):
+    """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification,
+    AdamW 1e-5 for vectors, SGD 0.1 for image classification."""
+    if task in ("qa", "summarisation", "emotion", "text-generation"):
+        return keras.optimizers.Adafactor(learning_rate=1e-3, relative_step=False)
+    if task == "text-classification":
+        return keras.optimizers.AdamW(learning_rate=2e-5)
+    if task == "image-classification":
+        return keras.optimizers.SGD(learning_rate=0.1)
+    return keras.optimizers.AdamW(learning_rate=1e-5)
+
+
+def split_indices(n, validation_split, seed):
+    """(train, validation) index arrays from a fraction or an explicit pair of index lists."""
+    if isinstance(validation_split, (tuple, list)) and len(validation_split) == 2:
+        train, val = (np.asarray(list(part), dtype="int64") for part in validation_split)
+        for name, part in (("train", train), ("validation", val)):
+            if part.size and (part.min() < 0 or part.max() >= n):
+                raise ValueError(f"'validation_split' {name} indices must lie in [0, {n}).")
+        if set(train.tolist()) & set(val.tolist()):
+            raise ValueError("'validation_split' train and validation indices overlap.")
+    elif isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool):
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"'validation_split' must be in [0, 1), got {validation_split}.")
+        order = np.random.default_rng(seed).permutation(n)
+        n_val = int(round(n * validation_split))
+        val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    else:
+        raise TypeError(
+            f"'validation_split' must be a fraction or a (train_indices, val_indices) pair, got {describe(validation_split)}."
+        )
+    if train.size == 0:
+        raise ValueError(f"No training examples left: {n} example(s) with validation_split={validation_split}.")
+    return train, val
+
+
+def _take(params, indices):
+    return {k: [v[i] for i in indices] for k, v in params.items()}
+
+
+def _label_names(task, params, train, val):
+    key = LABEL_KEYS[task]
+
+    def flat(indices):
+        out = set()
+        for i in indices:
+            value = params[key][i]
+            out.update(value if isinstance(value, list) else [value])
+        return out
+
+    seen, val_labels = flat(train), flat(val)
+    unseen = val_labels - seen
+    if unseen:
+        raise ValueError(
+            f"Label(s) {sorted(unseen, key=str)} appear only in the validation split; "
+            "every label needs training examples (change validation_split or add data)."
+        )
+    return sorted(seen, key=lambda v: (not isinstance(v, str), str(v)))
+
+
+def _dataset(examples, batch_size, shuffle, seed):
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(examples)
+    if shuffle:
+        data = data.shuffle(len(_first(examples)), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _first(examples):
+    while isinstance(examples, (tuple, dict)):
+        examples = examples[0] if isinstance(examples, tuple) else next(iter(examples.values()))
+    return examples
+
+
+def _is_out_of_memory(error):
+    text = f"{type(error).__name__} {error}".lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "resourceexhausted" in text or "oom" in text
+
+
+def find_batch_size(model, examples, start, seed):
+    """The largest batch size from `start` down (halving) whose training step fits in memory.
+
+    Probes with real training steps, then restores the weights and optimiser.
+    """
+    weights = [np.array(w) for w in model.get_weights()]
+    size = start
+    try:
+        while True:
+            try:
+                batch = next(iter(_dataset(examples, size, shuffle=False, seed=seed)))
+                model.train_on_batch(*batch) if isinstance(batch, tuple) else model.train_on_batch(batch)
+                return size
+            except Exception as error:  # backends raise their own OOM types
+                if size == 1 or not _is_out_of_memory(error):
+                    raise
+                size = max(1, size // 2)
+    finally:
+        model.set_weights(weights)
+
+
+def _distribution(distribution):
+    if distribution is None or isinstance(distribution, keras.distribution.Distribution):
+        return distribution
+    if distribution == "data_parallel":
+        if keras.backend.backend() != "jax":
+            raise ValueError("distribution='data_parallel' needs the JAX backend (Keras' distribution API).")
+        return keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+    raise ValueError(f"'distribution' must be 'data_parallel' or a keras.distribution object, got {describe(distribution)}.")
+
+
+def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20, batch_size=None,
+             optimal_batch_size=None, early_stopping_epochs=1, optimizer=None, callbacks=None,
+             distribution=None, seed=42, verbose="auto", **options):
+    """Finetunes `model` for `task` on backprop-style `params`; returns the Keras `History`.
+
+    Args:
+        params: the task's params dict (e.g. `{"input_text": [...], "output_text": [...]}`).
+        variant: finetuning variant (image classification: "single_label"/"multi_label";
+            vectors: "triplet"/"cosine_similarity").
+        validation_split: fraction of examples for validation, or `(train_indices, val_indices)`.
+        batch_size: `None` finds a batch size that fits in memory.
+        optimal_batch_size: effective batch size reached by gradient accumulation.
+        early_stopping_epochs: patience on validation loss (0 turns early stopping off).
+        optimizer: a Keras optimiser; `None` uses backprop's default for the task.
+        distribution: "data_parallel" or a `keras.distribution.Distribution` (JAX).
+        **options: the variant's options, e.g. `max_input_length`, `max_length`.
+
+    Example:
+    >>> import kerasprop
+    >>> emotion = kerasprop.Emotion()  # doctest: +SKIP
+    >>> emotion.finetune({"input_text": ["I love it"], "output_text": ["love"]}, epochs=1)  # doctest: +SKIP
+    """
+    schema = get_schema(task)
+    model.check_finetunable(task)
+    variant = variant or schema.default_variant
+    spec = schema.variant(variant)
+    params = schema.parse_finetune(params, variant)
+    known = {f.key: f for f in spec.options}
+    for key in options:
+        if key not in known:
+            raise ValueError(f"Unknown option {key!r} for finetuning '{task}'; the options are {sorted(known)}.")
+    options = {k: f.default if options.get(k) is None else f.spec.check(k, options[k]) for k, f in known.items()}
+    for name, value in (("epochs", epochs), ("early_stopping_epochs", early_stopping_epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "epochs" else 0):
+            raise ValueError(f"'{name}' must be an integer >= {1 if name == 'epochs' else 0}, got {describe(value)}.")
+    for name, value in (("batch_size", batch_size), ("optimal_batch_size", optimal_batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"'{name}' must be a positive integer or None, got {describe(value)}.")
+    distribution = _distribution(distribution)
+
+    n = len(next(iter(params.values())))
+    train, val = split_indices(n, validation_split, seed)
+    with_variant = {"variant": variant} if variant is not None else {}
+    if task in LABEL_KEYS:
+        names = _label_names(task, params, train, val)
+        model.pre_finetuning(labels=dict(enumerate(names)), **with_variant)
+
+    def examples(indices):
+        return model.process_batch(_take(params, indices), task=task, **with_variant, **options)
+
+    train_examples = examples(train)
+    val_examples = examples(val) if val.size else None
+
+    batch_size = batch_size or None
+    accumulation = None
+    compile_kwargs = dict(model.finetuning_compile_kwargs(task, variant)) if hasattr(model, "finetuning_compile_kwargs") else {}
+
+    def compile_model(target, steps):
+        opt = optimizer if optimizer is not None else default_optimizer(task)
+        if steps and steps > 1:
+            opt.gradient_accumulation_steps = steps
+        target.compile(optimizer=opt, **compile_kwargs)
+
+    if batch_size is None:
+        compile_model(model, None)
+        batch_size = find_batch_size(model, train_examples, min(optimal_batch_size or 32, len(train)), seed)
+    if optimal_batch_size and optimal_batch_size > batch_size:
+        accumulation = math.ceil(optimal_batch_size / batch_size)
+
+    callbacks = list(callbacks or [])
+    if early_stopping_epochs and val_examples is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_epochs, restore_best_weights=True)
+        )
+    train_data = _dataset(train_examples, batch_size, shuffle=True, seed=seed)
+    val_data = _dataset(val_examples, batch_size, shuffle=False, seed=seed) if val_examples is not None else None
+
+    def fit(target):
+        compile_model(target, accumulation)
+        return target.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, verbose=verbose)
+
+    if distribution is None:
+        return fit(model)
+    return _fit_distributed(model, distribution, fit)
+
+
+def _fit_distributed(model, distribution, fit):
+    """Trains a replica whose variables are laid out by `distribution`, then copies the weights back.
+
+    Variables take their layout when they are created, so the model is rebuilt
+    from its preset inside the distribution's scope.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kerasprop-distributed-") as folder:
+        model.save_to_preset(folder)
+        with distribution.scope():
+            replica = type(model).from_preset(folder)
+            history = fit(replica)
+    model.set_weights([np.asarray(w) for w in replica.get_weights()])
+    return history

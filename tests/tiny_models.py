@@ -1,0 +1,72 @@
+"""A tiny Keras task model for testing the foundation (contract, save/load, finetuning engine).
+
+The real model families have their own tests; this one is the smallest honest
+`KerasTaskModel`: a 1-layer BERT text classifier over a 30-word vocabulary.
+"""
+
+import keras
+import keras_hub
+import numpy as np
+
+from kerasprop.models.task_model import KerasTaskModel
+
+WORDS = ["good", "great", "love", "nice", "fine", "bad", "awful", "hate", "poor", "sad",
+         "the", "food", "was", "service", "very", "movie", "is", "it", "a", "and"]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+
+
+@keras.saving.register_keras_serializable(package="kerasprop_tests")
+class TinyTextClassifier(KerasTaskModel, keras_hub.models.BertTextClassifier):
+    default_tasks = ("text-classification",)
+    finetunable_tasks = ("text-classification",)
+
+    def __init__(self, *args, label_names=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_names = list(label_names or [])
+
+    def pre_finetuning(self, labels):
+        self.label_names = [labels[i] for i in sorted(labels)]
+
+    def process_batch(self, params, task, max_length=128):
+        self.preprocessor.sequence_length = min(max_length, 16)
+        index = {name: i for i, name in enumerate(self.label_names)}
+        return params["texts"], np.array([index[label] for label in params["labels"]], dtype="int32")
+
+    def predict_text_classification(self, request):
+        probs = keras.ops.convert_to_numpy(keras.ops.softmax(self.predict(request.inputs["text"], verbose=0)))
+        top_k = request.options["top_k"]
+        outputs = []
+        for row in probs:
+            scores = sorted(zip(self.label_names, row.tolist()), key=lambda p: -p[1])
+            outputs.append(dict(scores[:top_k] if top_k else scores))
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), "label_names": list(self.label_names)}
+
+
+def tiny_text_classifier(name="tiny-classifier", labels=("negative", "positive")):
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=16,
+    )
+    return TinyTextClassifier(
+        backbone=backbone, preprocessor=preprocessor, num_classes=len(labels), label_names=list(labels),
+        name=name, activation=None,
+    )
+
+
+def sentiment_params(n=40, seed=0):
+    """Short texts whose label is decided by one sentiment word."""
+    rng = np.random.default_rng(seed)
+    positive, negative = WORDS[:5], WORDS[5:10]
+    texts, labels = [], []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        word = rng.choice(positive if label == "positive" else negative)
+        subject = rng.choice(["the food", "the service", "the movie"])
+        texts.append(f"{subject} was very {word}")
+        labels.append(label)
+    return {"texts": texts, "labels": labels}
