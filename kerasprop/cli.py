@@ -108,6 +108,7 @@ def _run(args):
 
     schema = get_schema(args.task)
     task_input = task_input_from_args(schema, args)
+    schema.parse(task_input)  # refuse bad input before loading a model
     cls = task_class(args.task)
     with Progress(f"loading {args.model or 'the default model'} for {args.task}", enabled=False if args.json else None):
         task = cls(args.model)

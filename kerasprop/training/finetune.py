@@ -122,7 +122,7 @@ def find_batch_size(model, examples, start, seed):
 
 
 def _distribution(distribution):
-    if distribution is None or isinstance(distribution, keras.distribution.Distribution):
+    if distribution is None or (hasattr(distribution, "scope") and hasattr(distribution, "distribute_dataset")):
         return distribution
     if distribution == "data_parallel":
         if keras.backend.backend() != "jax":
