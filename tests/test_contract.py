@@ -114,3 +114,27 @@ def test_training_step_returns_a_finite_loss():
     x, y = model.process_batch({"texts": ["good", "bad"], "labels": ["positive", "negative"]}, task="text-classification")
     loss = float(np.asarray(model.training_step((x, y), task="text-classification")))
     assert np.isfinite(loss) and loss > 0
+
+
+def test_path_model_builds_from_a_preset_folder_with_keras_hub_classes(tmp_path):
+    import keras_hub
+
+    from kerasprop.models import KerasHubModel, PathModel
+
+    source = tiny_text_classifier()
+    folder = str(tmp_path / "backbone")
+    source.backbone.save_to_preset(folder)
+    source.preprocessor.tokenizer.save_to_preset(folder)
+
+    model = PathModel(folder, init_model=keras_hub.models.BertBackbone,
+                      init_tokenizer=keras_hub.tokenizers.BertTokenizer, name="tiny-bert")
+    assert isinstance(model.model, keras_hub.models.BertBackbone)
+    assert isinstance(model.tokenizer, keras_hub.tokenizers.BertTokenizer)
+    ids = np.asarray(model.tokenizer("the food was good"))
+    assert len(ids) == 4 and model.num_parameters() == source.backbone.count_params()
+    inputs = {"token_ids": ids[None], "segment_ids": np.zeros_like(ids)[None], "padding_mask": np.ones_like(ids)[None]}
+    outputs = model(inputs)
+    np.testing.assert_allclose(np.asarray(outputs["pooled_output"]),
+                               np.asarray(source.backbone(inputs)["pooled_output"]), atol=1e-6)
+    generic = KerasHubModel(folder)  # keras-hub's generic Backbone/Tokenizer classes pick the right ones
+    assert type(generic.model) is keras_hub.models.BertBackbone and model.tasks == []
