@@ -3,6 +3,7 @@
 import json
 
 import dill
+import keras
 import numpy as np
 import pytest
 
@@ -112,7 +113,7 @@ def test_training_step_returns_a_finite_loss():
     model = tiny_text_classifier()
     model.compile(optimizer="adam")
     x, y = model.process_batch({"texts": ["good", "bad"], "labels": ["positive", "negative"]}, task="text-classification")
-    loss = float(np.asarray(model.training_step((x, y), task="text-classification")))
+    loss = float(keras.ops.convert_to_numpy(model.training_step((x, y), task="text-classification")))
     assert np.isfinite(loss) and loss > 0
 
 
@@ -134,7 +135,27 @@ def test_path_model_builds_from_a_preset_folder_with_keras_hub_classes(tmp_path)
     assert len(ids) == 4 and model.num_parameters() == source.backbone.count_params()
     inputs = {"token_ids": ids[None], "segment_ids": np.zeros_like(ids)[None], "padding_mask": np.ones_like(ids)[None]}
     outputs = model(inputs)
-    np.testing.assert_allclose(np.asarray(outputs["pooled_output"]),
-                               np.asarray(source.backbone(inputs)["pooled_output"]), atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["pooled_output"]),
+                               keras.ops.convert_to_numpy(source.backbone(inputs)["pooled_output"]), atol=1e-6)
     generic = KerasHubModel(folder)  # keras-hub's generic Backbone/Tokenizer classes pick the right ones
     assert type(generic.model) is keras_hub.models.BertBackbone and model.tasks == []
+
+
+def test_task_classes_list_and_load_catalog_names(tmp_path, monkeypatch):
+    from kerasprop.hub import catalog
+    from tiny_models import TinyTextClassifier
+
+    folder = tmp_path / "tiny-preset"
+    tiny_text_classifier().save_to_preset(str(folder))
+    entry = catalog.CatalogEntry(
+        "tiny-catalog-model", "tiny_models:TinyTextClassifier", str(folder), tasks=("text-classification",),
+        description="A tiny catalog model.", license="mit", source="test",
+    )
+    monkeypatch.setitem(catalog._CATALOG, entry.name, entry)
+    presets = TinyTextClassifier.presets
+    assert "bert_tiny_en_uncased" in presets  # keras-hub's own presets stay listed
+    assert presets["tiny-catalog-model"]["metadata"]["offline"] is True
+    for handle in ("tiny-catalog-model", str(folder)):
+        model = TinyTextClassifier.from_preset(handle)
+        assert type(model) is TinyTextClassifier and model.label_names == ["negative", "positive"]
+    assert TinyTextClassifier.from_preset("tiny-catalog-model").description == "A tiny catalog model."

@@ -18,7 +18,9 @@ survive `save_to_preset` / `from_preset`.
 """
 
 import keras
+from keras_hub.src.utils.python_utils import classproperty
 
+from kerasprop.hub import catalog as _catalog
 from kerasprop.models.base import BaseModel, check_name
 from kerasprop.schemas import BATCH, get_schema, task_names
 
@@ -46,6 +48,30 @@ class KerasTaskModel(BaseModel):
             description=description or self.default_description or None,
             details=details,
         )
+
+    @classproperty
+    def presets(cls):
+        """keras-hub's presets for this class, plus the catalog names it loads (bundled ones included)."""
+        presets = dict(super(BaseModel, cls).presets)
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        for entry in _catalog.all_entries().values():
+            if entry.model_class == path:
+                presets[entry.name] = {"metadata": {"description": entry.description, "handle": entry.handle,
+                                                    "offline": entry.offline}}
+        return presets
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Loads a catalog name, bundled preset, keras-hub preset name, `kaggle://`/`hf://` handle or folder.
+
+        Catalog names resolve to their handle; a local copy (bundled preset,
+        saved model, cache) wins over a download.
+        """
+        entry = _catalog.find_entry(preset) if isinstance(preset, str) else None
+        model = super(BaseModel, cls).from_preset(_catalog.resolve_handle(preset), load_weights=load_weights, **kwargs)
+        if entry is not None and isinstance(model, KerasTaskModel):
+            model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description)
+        return model
 
     def __call__(self, *args, task=None, **kwargs):
         if task is not None or (len(args) == 1 and not kwargs and self.is_task_input(args[0])):
