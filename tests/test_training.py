@@ -23,8 +23,8 @@ def accuracy(model, params):
 def test_finetuning_lowers_validation_loss_and_survives_save_load(kerasprop_home):
     params = sentiment_params(48)
     classify = kerasprop.TextClassification(tiny_text_classifier())
-    history = classify.finetune(params, validation_split=0.25, epochs=12, batch_size=8,
-                                optimizer=keras.optimizers.Adam(3e-3), early_stopping_epochs=0, verbose=0)
+    history = classify.finetune(params, validation_split=0.25, epochs=6, batch_size=8,
+                                optimizer=keras.optimizers.Adam(1e-2), early_stopping_epochs=0, verbose=0)
     val_loss = history.history["val_loss"]
     assert val_loss[-1] < 0.7 * val_loss[0]
     held_out = sentiment_params(20, seed=7)
