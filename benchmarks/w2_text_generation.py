@@ -21,10 +21,10 @@ def write_checkpoint(folder):
     """A random GPT-2 124M in Hugging Face format; a byte-level vocabulary of 50257 entries without merges."""
     import torch
     import transformers
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+    from tokenizers.pre_tokenizers import ByteLevel
 
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = {char: i for i, char in enumerate(bytes_to_unicode().values())}
+    vocab = {char: i for i, char in enumerate(sorted(ByteLevel.alphabet()))}
     vocab.update({f"tok{i}": i for i in range(len(vocab), 50256)})
     vocab["<|endoftext|>"] = 50256
     (folder / "vocab.json").write_text(json.dumps(vocab))
