@@ -8,6 +8,10 @@ _LAZY = {
     "KerasHubModel": "kerasprop.models.base",
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
+    "CausalLMTextGeneration": "kerasprop.models.causal_lm",
+    "GPT2TextGenerator": "kerasprop.models.gpt2",
+    "GenerationSampler": "kerasprop.models.generation",
+    "BeamSampler": "kerasprop.models.generation",
 }
 
 __all__ = sorted(_LAZY)
