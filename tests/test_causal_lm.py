@@ -11,28 +11,14 @@ import transformers
 
 import kerasprop
 from kerasprop.models import GPT2TextGenerator
+from tiny_models import tiny_gpt2_folder
 
 PROMPTS = ["the cat sat on the", "Keras is a deep learning library for humans and the dog"]
 
 
 @pytest.fixture(scope="module")
 def hf_folder(tmp_path_factory):
-    """A tiny random GPT-2 in Hugging Face format, with a byte-level BPE vocabulary."""
-    from tokenizers import ByteLevelBPETokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    corpus = ["the cat sat on the mat. the dog sat on the log. " * 3, "Keras is a deep learning library for humans."]
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus, vocab_size=300, min_frequency=1, show_progress=False)
-    bpe.save_model(str(folder))
-    vocab = json.loads((folder / "vocab.json").read_text())
-    end = vocab["<|endoftext|>"] = len(vocab)  # not 0: keras-hub pads GPT-2 with id 0
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    config = transformers.GPT2Config(vocab_size=len(vocab), n_positions=128, n_embd=32, n_layer=2, n_head=2,
-                                     bos_token_id=end, eos_token_id=end)
-    torch.manual_seed(0)
-    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    return tiny_gpt2_folder(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 @pytest.fixture(scope="module")

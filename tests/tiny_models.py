@@ -70,3 +70,25 @@ def sentiment_params(n=40, seed=0):
         texts.append(f"{subject} was very {word}")
         labels.append(label)
     return {"texts": texts, "labels": labels}
+
+
+def tiny_gpt2_folder(folder):
+    """A tiny random GPT-2 in Hugging Face format (written with transformers), with a byte-level BPE vocabulary."""
+    import json
+
+    import torch
+    import transformers
+    from tokenizers import ByteLevelBPETokenizer
+
+    corpus = ["the cat sat on the mat. the dog sat on the log. " * 3, "Keras is a deep learning library for humans."]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=300, min_frequency=1, show_progress=False)
+    bpe.save_model(str(folder))
+    vocab = json.loads((folder / "vocab.json").read_text())
+    end = vocab["<|endoftext|>"] = len(vocab)  # not 0: keras-hub pads GPT-2 with id 0
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    config = transformers.GPT2Config(vocab_size=len(vocab), n_positions=128, n_embd=32, n_layer=2, n_head=2,
+                                     bos_token_id=end, eos_token_id=end)
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder

@@ -8,6 +8,7 @@ _LAZY = {
     "KerasHubModel": "kerasprop.models.base",
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
+    "load_preset": "kerasprop.models.families",
     "CausalLMTextGeneration": "kerasprop.models.causal_lm",
     "GPT2TextGenerator": "kerasprop.models.gpt2",
     "GenerationSampler": "kerasprop.models.generation",

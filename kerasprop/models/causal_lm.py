@@ -156,6 +156,10 @@ class CausalLMTextGeneration(KerasTaskModel):
         and `max_output_length` continuation tokens (plus the end token).
         """
         self.check_finetunable(task)
+        limit = getattr(self.backbone, "max_sequence_length", None)
+        if limit is not None and max_input_length + max_output_length + 1 > limit:
+            # Keep the continuation whole; the prompt gives way to fit the model's positions.
+            max_input_length = max(1, limit - max_output_length - 1)
         self.finetune_lengths = (int(max_input_length), int(max_output_length))
         self.preprocessor.sequence_length = max_input_length + max_output_length + 1
         return {"prompts": np.array(params["input_text"]), "responses": np.array(params["output_text"])}
