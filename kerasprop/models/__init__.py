@@ -8,6 +8,9 @@ _LAZY = {
     "KerasHubModel": "kerasprop.models.base",
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
+    "CLIP": "kerasprop.models.clip",
+    "CLIPImageTextPreprocessor": "kerasprop.models.clip",
+    "SupervisedImageClassifier": "kerasprop.models.image_classifier",
 }
 
 __all__ = sorted(_LAZY)
