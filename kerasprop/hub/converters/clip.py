@@ -102,7 +102,12 @@ def convert_weights(backbone, loader, transformers_config):
 
 
 def convert_tokenizer(cls, preset, **kwargs):
-    return cls(vocabulary=get_file(preset, "vocab.json"), merges=get_file(preset, "merges.txt"), **kwargs)
+    """A `CLIPTokenizer` from `vocab.json` and `merges.txt`, or from `tokenizer.json` alone."""
+    if check_file_exists(preset, "vocab.json") and check_file_exists(preset, "merges.txt"):
+        return cls(vocabulary=get_file(preset, "vocab.json"), merges=get_file(preset, "merges.txt"), **kwargs)
+    bpe = load_json(preset, "tokenizer.json")["model"]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in bpe["merges"]]
+    return cls(vocabulary=bpe["vocab"], merges=merges, **kwargs)
 
 
 def image_processor_config(preset):
