@@ -167,7 +167,6 @@ ENTRIES = [
     CatalogEntry(
         "clip", _CLIP, "hf://openai/clip-vit-base-patch32",
         tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
-        finetunable_tasks=("image-vectorisation", "image-text-vectorisation"),
         description="OpenAI CLIP ViT-B/32: zero-shot image classification and image/text vectors.",
         aliases=("english",), vector_size=512, license="mit",
         source="Hugging Face openai/clip-vit-base-patch32 (CLIP converter)",
