@@ -68,9 +68,9 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         `labels` (or `num_classes`) different from the preset's give a new,
         randomly initialised head (see `pre_finetuning`).
         """
-        if _saved_task_class(preset) is not None and issubclass(_saved_task_class(preset), cls):
-            loader = get_preset_loader(preset)
-            model = loader.load_task(cls, load_weights, True, **kwargs)
+        saved_class = _saved_task_class(preset)
+        if saved_class is not None and issubclass(saved_class, cls):
+            model = get_preset_loader(preset).load_task(cls, load_weights, True, **kwargs)
         else:
             model = cls._from_image_classifier(preset, load_weights, labels, num_classes, **kwargs)
         if labels is not None or num_classes is not None:
