@@ -25,10 +25,12 @@ def write_checkpoint(folder):
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     chars = list(bytes_to_unicode().values())
-    vocab = {t: i for i, t in enumerate(chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"])}
+    tokens = chars + [c + "</w>" for c in chars] + ["ph", "<|startoftext|>", "<|endoftext|>"]
+    vocab = {t: i for i, t in enumerate(tokens)}
     torch.manual_seed(0)
-    CLIPModel(CLIPConfig(text_config=dict(vocab_size=len(vocab)), projection_dim=512)).eval().save_pretrained(folder)
-    CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
+    text_config = dict(vocab_size=len(vocab), bos_token_id=len(vocab) - 2, eos_token_id=len(vocab) - 1)
+    CLIPModel(CLIPConfig(text_config=text_config, projection_dim=512)).eval().save_pretrained(folder)
+    CLIPTokenizer(vocab=vocab, merges=[("p", "h")]).save_pretrained(folder)
     CLIPImageProcessor().save_pretrained(folder)
 
 
