@@ -174,7 +174,6 @@ ENTRIES = [
     CatalogEntry(
         "clip", _CLIP, "hf://openai/clip-vit-base-patch32",
         tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
-        finetunable_tasks=("image-vectorisation", "image-text-vectorisation"),
         description="OpenAI CLIP ViT-B/32: zero-shot image classification and image/text vectors.",
         aliases={"image-classification": ("english-base",), "image-vectorisation": ("base",),
                  "image-text-vectorisation": ("english-base",)},

@@ -13,6 +13,9 @@ _LAZY = {
     "GPT2TextGenerator": "kerasprop.models.gpt2",
     "GenerationSampler": "kerasprop.models.generation",
     "BeamSampler": "kerasprop.models.generation",
+    "CLIP": "kerasprop.models.clip",
+    "CLIPImageTextPreprocessor": "kerasprop.models.clip",
+    "SupervisedImageClassifier": "kerasprop.models.image_classifier",
 }
 
 __all__ = sorted(_LAZY)
