@@ -28,3 +28,44 @@ def test_text_generation_end_to_end(gpt2_folder, tmp_path):
     assert isinstance(batch, list) and len(batch) == 2
     many = reloaded("the cat", max_length=4, num_generations=2, top_k=5)
     assert isinstance(many, list) and len(many) == 2 and all(isinstance(t, str) for t in many)
+
+
+def _colour_images(n, seed=0):
+    """Reddish and bluish squares with noise: an easy two-class problem."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for i in range(n):
+        label = ("red", "blue")[i % 2]
+        base = np.array([200, 40, 40] if label == "red" else [40, 40, 200])
+        pixels = np.clip(base + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype("uint8")
+        images.append(Image.fromarray(pixels))
+        labels.append(label)
+    return images, labels
+
+
+@pytest.mark.parametrize("variant", ["single_label", "multi_label"])
+def test_image_classification_end_to_end(variant, tmp_path):
+    from kerasprop.models import SupervisedImageClassifier
+    from tiny_models import tiny_resnet_classifier
+
+    folder = tmp_path / "resnet"
+    tiny_resnet_classifier(3).save_to_preset(str(folder))
+    classify = kerasprop.ImageClassification(SupervisedImageClassifier.from_preset(str(folder)))
+    images, labels = _colour_images(24)
+    if variant == "multi_label":
+        labels = [[label, "square"] if i % 3 == 0 else [label] for i, label in enumerate(labels)]
+    history = classify.finetune({"images": images, "labels": labels}, variant=variant, validation_split=0.25,
+                                epochs=5, batch_size=6, early_stopping_epochs=0, verbose=0)
+    losses = history.history["val_loss"]
+    assert losses[-1] < losses[0]
+    expected = {"blue", "red", "square"} if variant == "multi_label" else {"blue", "red"}
+    assert set(classify.model.labels) == expected
+    test_images, test_labels = _colour_images(8, seed=3)
+    predictions = classify(test_images, labels=["red", "blue"])
+    assert np.mean([max(p, key=p.get) == t for p, t in zip(predictions, test_labels)]) >= 0.75
+    reloaded = kerasprop.ImageClassification(classify.save(path=tmp_path / "tuned"))
+    for got, want in zip(reloaded(test_images[:3]), classify(test_images[:3])):
+        assert list(got) == list(want)
+        np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-5)

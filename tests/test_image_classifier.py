@@ -13,25 +13,15 @@ from kerasprop.models.image_classifier import SupervisedImageClassifier, imagene
 from kerasprop.models.image_inputs import center_fit
 from kerasprop.schemas import get_schema
 
-SIZE = 32
-
-
-def _resnet_classifier(num_classes):
-    backbone = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
-        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
-        image_shape=(SIZE, SIZE, 3),
-    )
-    converter = keras_hub.layers.ResNetImageConverter(image_size=(SIZE, SIZE), scale=1 / 255.0)
-    preprocessor = keras_hub.models.ResNetImageClassifierPreprocessor(image_converter=converter)
-    return keras_hub.models.ResNetImageClassifier(backbone=backbone, num_classes=num_classes, preprocessor=preprocessor)
+from tiny_models import IMAGE_SIZE as SIZE
+from tiny_models import tiny_resnet_classifier
 
 
 @pytest.fixture(scope="module")
 def imagenet_preset(tmp_path_factory):
     """A keras-hub ResNetImageClassifier preset with 1000 classes, as the ImageNet presets are."""
     keras.utils.set_random_seed(7)
-    source = _resnet_classifier(1000)
+    source = tiny_resnet_classifier(1000)
     folder = tmp_path_factory.mktemp("resnet-imagenet")
     source.save_to_preset(str(folder))
     return str(folder), source

@@ -92,3 +92,18 @@ def tiny_gpt2_folder(folder):
     torch.manual_seed(0)
     transformers.GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
+
+
+IMAGE_SIZE = 32
+
+
+def tiny_resnet_classifier(num_classes):
+    """A keras-hub ResNet image classifier small enough to train in seconds."""
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+        image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
+    )
+    converter = keras_hub.layers.ResNetImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE), scale=1 / 255.0)
+    preprocessor = keras_hub.models.ResNetImageClassifierPreprocessor(image_converter=converter)
+    return keras_hub.models.ResNetImageClassifier(backbone=backbone, num_classes=num_classes, preprocessor=preprocessor)

@@ -60,6 +60,8 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         self.labels = labels
         self.multi_label = bool(multi_label)
         super().__init__(backbone=backbone, num_classes=num_classes, **kwargs)
+        if self.multi_label:
+            self.compile()  # keras-hub compiled during __init__, before the activation was known
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, labels=None, num_classes=None, **kwargs):
@@ -106,9 +108,12 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         return model
 
     def pre_finetuning(self, labels=None, num_classes=None):
-        """Sets the labels; a different number of classes gets a new, randomly initialised head."""
+        """Sets the labels (a list, or backprop's `{index: name}` dict); a different number of
+        classes gets a new, randomly initialised head."""
         if labels is None and num_classes is None:
             raise ValueError("pre_finetuning() needs 'labels' or 'num_classes'.")
+        if isinstance(labels, dict):
+            labels = [labels[i] for i in sorted(labels)]
         if labels is not None:
             if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
                 raise TypeError(f"'labels' must be a list of label names, got {describe(labels)}.")
@@ -136,7 +141,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """`ImageClassifier.compile`, with binary cross-entropy and accuracy for multi-label models."""
         if getattr(self, "multi_label", False):
-            from_logits = keras.activations.get(self.activation) != keras.activations.sigmoid
+            from_logits = keras.activations.get(getattr(self, "activation", None)) != keras.activations.sigmoid
             loss = keras.losses.BinaryCrossentropy(from_logits=from_logits) if loss == "auto" else loss
             metrics = [keras.metrics.BinaryAccuracy(threshold=0.0 if from_logits else 0.5)] if metrics == "auto" else metrics
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)

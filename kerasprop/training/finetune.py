@@ -176,7 +176,7 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     with_variant = {"variant": variant} if variant is not None else {}
     if task in LABEL_KEYS:
         names = _label_names(task, params, train, val)
-        model.pre_finetuning(labels=dict(enumerate(names)), **with_variant)
+        model.pre_finetuning(labels=dict(enumerate(names)))
 
     def examples(indices):
         return model.process_batch(_take(params, indices), task=task, **with_variant, **options)
