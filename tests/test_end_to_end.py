@@ -69,3 +69,21 @@ def test_image_classification_end_to_end(variant, tmp_path):
     for got, want in zip(reloaded(test_images[:3]), classify(test_images[:3])):
         assert list(got) == list(want)
         np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-5)
+
+
+def test_clip_tasks_end_to_end(tmp_path):
+    from tiny_models import tiny_clip_folder
+
+    tiny_clip_folder(tmp_path)
+    images, _ = _colour_images(3)
+    vectorise = kerasprop.ImageVectorisation(str(tmp_path))  # a Hugging Face CLIP folder, by architecture
+    vectors = vectorise(images)
+    assert len(vectors) == 3 and len(vectors[0]) == 16 and all(type(v) is float for v in vectors[0])
+    joint = kerasprop.ImageTextVectorisation(vectorise.model)
+    vector = joint(images[0], "a photo of a cat")
+    assert len(vector) == 32 and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+    classify = kerasprop.ImageClassification(vectorise.model)
+    scores = classify(images, labels=["cat", "dog"], top_k=1)
+    assert len(scores) == 3 and all(len(s) == 1 for s in scores)
+    with pytest.raises(ValueError, match="labels"):
+        classify(images[0])

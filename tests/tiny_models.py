@@ -107,3 +107,48 @@ def tiny_resnet_classifier(num_classes):
     converter = keras_hub.layers.ResNetImageConverter(image_size=(IMAGE_SIZE, IMAGE_SIZE), scale=1 / 255.0)
     preprocessor = keras_hub.models.ResNetImageClassifierPreprocessor(image_converter=converter)
     return keras_hub.models.ResNetImageClassifier(backbone=backbone, num_classes=num_classes, preprocessor=preprocessor)
+
+
+def _tiny_bpe(words):
+    """A byte-level BPE vocabulary (bytes, end-of-word bytes, merges for `words`) and its merges."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    chars = list(bytes_to_unicode().values())
+    vocab, merges = chars + [c + "</w>" for c in chars], []
+    for word in words:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merges.append((pieces[0], pieces[1]))
+            pieces = [pieces[0] + pieces[1]] + pieces[2:]
+            vocab.append(pieces[0])
+    # CLIP's end token has the largest id: the text pooler takes the argmax.
+    vocab = list(dict.fromkeys(vocab)) + ["<|startoftext|>", "<|endoftext|>"]
+    return {token: i for i, token in enumerate(vocab)}, list(dict.fromkeys(merges))
+
+
+def tiny_clip_folder(folder):
+    """Writes a tiny random Hugging Face CLIP to `folder`; returns (model, tokenizer, image processor)."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    vocab, merges = _tiny_bpe(["a", "photo", "of", "cat", "dog", "the", "and"])
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    end = vocab["<|endoftext|>"]
+    config = CLIPConfig(
+        text_config=dict(
+            vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, max_position_embeddings=77,
+            bos_token_id=vocab["<|startoftext|>"], eos_token_id=end, pad_token_id=end,
+        ),
+        vision_config=dict(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            image_size=32, patch_size=8,
+        ),
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    model = CLIPModel(config).eval()
+    model.save_pretrained(folder)
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=processor, tokenizer=tokenizer).save_pretrained(folder)
+    return model, tokenizer, processor
