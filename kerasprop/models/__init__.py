@@ -8,6 +8,8 @@ _LAZY = {
     "KerasHubModel": "kerasprop.models.base",
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
+    "SentenceEmbedder": "kerasprop.models.text_embedder",
+    "SentenceEmbedderPreprocessor": "kerasprop.models.text_embedder",
 }
 
 __all__ = sorted(_LAZY)
