@@ -333,3 +333,99 @@ def test_dill_round_trip(tiny_bert):
     copy = dill.loads(dill.dumps(tiny_bert))
     assert type(copy) is SentenceEmbedder and copy.tasks == tiny_bert.tasks
     np.testing.assert_allclose(copy.encode_text(SENTENCES), tiny_bert.encode_text(SENTENCES), atol=1e-5)
+
+
+# --- finetuning ----------------------------------------------------------------------
+
+POOLS = {
+    0: "sport game team win lost match player football".split(),
+    1: "politics election vote government minister law".split(),
+    2: "cooking recipe bake oven food taste delicious".split(),
+}
+
+
+def grouped_texts(per_group, seed):
+    rng = np.random.default_rng(seed)
+    filler = "the a of to and in is it that for".split()
+    texts, groups = [], []
+    for group, pool in POOLS.items():
+        for _ in range(per_group):
+            words = list(rng.choice(pool, 4)) + list(rng.choice(filler, 3))
+            texts.append(" ".join(rng.permutation(words)))
+            groups.append(group)
+    return texts, groups
+
+
+def group_separation(model, texts, groups):
+    """Mean cosine within groups minus mean cosine between groups."""
+    vectors = model.encode_text(texts, normalize=True)
+    similarity, same = vectors @ vectors.T, np.equal.outer(groups, groups)
+    off_diagonal = ~np.eye(len(texts), dtype=bool)
+    return similarity[same & off_diagonal].mean() - similarity[~same].mean()
+
+
+def test_losses_match_a_numpy_reference():
+    from kerasprop.models.text_embedder import CosineSimilarityLoss, SemiHardTripletLoss
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(12, 5)).astype("float32")
+    unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+    scores = rng.uniform(-1, 1, size=6).astype("float32")
+    expected = np.mean(((unit[:6] * unit[6:]).sum(-1) - scores) ** 2)
+    assert float(CosineSimilarityLoss()(scores, vectors)) == pytest.approx(expected, rel=1e-4)
+
+    groups = np.array([0, 0, 1, 1, 2, 2], "float32")
+    labels, distance = np.concatenate([groups, groups]), 1 - unit @ unit.T
+    losses = []
+    for a in range(12):
+        for p in range(12):
+            if a == p or labels[a] != labels[p]:
+                continue
+            negatives = distance[a][labels != labels[a]]
+            farther = negatives[negatives > distance[a, p]]
+            chosen = farther.min() if farther.size else negatives.max()
+            losses.append(max(distance[a, p] - chosen + 0.3, 0.0))
+    assert float(SemiHardTripletLoss(margin=0.3)(groups, vectors)) == pytest.approx(np.mean(losses), rel=1e-4)
+
+
+def test_process_batch_draws_positives_from_the_same_group(tiny_bert):
+    texts, groups = ["a", "b", "c", "d", "e"], [0, 0, 1, 1, 2]
+    (x, y) = tiny_bert.process_batch({"texts": texts, "groups": groups}, task="text-vectorisation", variant="triplet")
+    assert x["first"] == texts and list(y) == groups
+    for text, positive, group in zip(texts, x["second"], groups):
+        assert groups[texts.index(positive)] == group and (positive != text or groups.count(group) == 1)
+    pairs = {"texts1": ["a", "b"], "texts2": ["c", "d"], "similarity_scores": [0.5, -0.25]}
+    (x, y) = tiny_bert.process_batch(pairs, task="text-vectorisation", variant="cosine_similarity")
+    assert (x["first"], x["second"], y.tolist()) == (["a", "b"], ["c", "d"], [0.5, -0.25])
+    with pytest.raises(ValueError, match="cannot be finetuned for 'text-classification'"):
+        tiny_bert.process_batch({"texts": texts}, task="text-classification")
+
+
+@pytest.mark.parametrize("variant", ["triplet", "cosine_similarity"])
+def test_finetuning_raises_within_group_similarity(tiny_folders, variant):
+    import tensorflow as tf
+
+    from kerasprop.schemas import get_schema
+
+    model = SentenceEmbedder.from_preset(tiny_folders["bert"][0])
+    texts, groups = grouped_texts(10, seed=1)
+    held_out, held_out_groups = grouped_texts(5, seed=2)
+    if variant == "triplet":
+        params = {"texts": texts, "groups": groups}
+    else:
+        rng = np.random.default_rng(3)
+        partners = rng.permutation(len(texts))
+        params = {
+            "texts1": texts,
+            "texts2": [texts[j] for j in partners],
+            "similarity_scores": [1.0 if groups[i] == groups[j] else 0.0 for i, j in enumerate(partners)],
+        }
+    params = get_schema("text-vectorisation").parse_finetune(params, variant)
+    before = group_separation(model, held_out, held_out_groups)
+    examples = model.process_batch(params, task="text-vectorisation", variant=variant)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), **model.finetuning_compile_kwargs("text-vectorisation", variant))
+    data = tf.data.Dataset.from_tensor_slices(examples).shuffle(30, seed=0).batch(10)
+    history = model.fit(data, epochs=8, verbose=0)
+    after = group_separation(model, held_out, held_out_groups)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert after > before + 0.1, (before, after)
