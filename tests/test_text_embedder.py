@@ -429,3 +429,9 @@ def test_finetuning_raises_within_group_similarity(tiny_folders, variant):
     after = group_separation(model, held_out, held_out_groups)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert after > before + 0.1, (before, after)
+
+
+def test_encode_text_refuses_non_strings(tiny_bert):
+    with pytest.raises(TypeError, match="got an item 3"):
+        tiny_bert.encode_text(["the cat", 3])
+    assert tiny_bert.encode_text([]).shape == (0, 32)

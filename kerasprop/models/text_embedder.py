@@ -278,17 +278,16 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         `normalize=True` L2-normalises vectors of a model that does not.
         """
         texts = [text] if isinstance(text, str) else list(text)
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"encode_text takes a string or a list of strings, got an item {describe(bad)}.")
         if self.preprocessor is None:
             raise ValueError("encode_text needs a preprocessor; this SentenceEmbedder has none.")
-        batch_size = batch_size or self.batch_size
         token_ids = self.preprocessor.tokenize(texts)
-        vectors = None
+        vectors = np.empty((len(texts), self.output.shape[-1]), dtype="float32")
         forward = self._compiled_forward()
-        for positions, features in self.preprocessor.bucketed_batches(token_ids, batch_size):
-            out = ops.convert_to_numpy(forward(features))[: len(positions)]
-            if vectors is None:
-                vectors = np.empty((len(texts), out.shape[-1]), dtype=out.dtype)
-            vectors[positions] = out
+        for positions, features in self.preprocessor.bucketed_batches(token_ids, batch_size or self.batch_size):
+            vectors[positions] = ops.convert_to_numpy(forward(features))[: len(positions)]
         if normalize and not self.normalize:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
         return vectors
