@@ -40,7 +40,11 @@ _ACTIVATIONS = {"Tanh": "tanh", "Identity": None, "ReLU": "relu", "GELU": "gelu"
 
 
 def _bucket_length(length):
-    """Pads `length` up to a multiple of 8 below 64, then to steps of an eighth of its power of two."""
+    """Rounds `length` up to a multiple of a quarter of its highest power of two (at least 8).
+
+    Padding stays under a quarter of the length (under 8 tokens below 64) with a
+    handful of buckets, hence few compilations.
+    """
     step = max(8, 2 ** (int(length).bit_length() - 3))
     return -(-int(length) // step) * step
 
