@@ -16,6 +16,8 @@ _LAZY = {
     "CLIP": "kerasprop.models.clip",
     "CLIPImageTextPreprocessor": "kerasprop.models.clip",
     "SupervisedImageClassifier": "kerasprop.models.image_classifier",
+    "SentenceEmbedder": "kerasprop.models.text_embedder",
+    "SentenceEmbedderPreprocessor": "kerasprop.models.text_embedder",
 }
 
 __all__ = sorted(_LAZY)
