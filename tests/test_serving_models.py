@@ -1,0 +1,99 @@
+"""Tiny models for the serving tests, importable by DEEPaaS worker processes.
+
+The adapter must serve any kerasprop model, so the tests use two of their own:
+a keras-hub `Task` (a one-layer BERT classifier over learnt labels, which can be
+finetuned) and a plain `BaseModel` with no Keras inside (colour statistics of
+images, saved with dill). This module holds no tests.
+"""
+
+import numpy as np
+
+import keras
+import keras_hub
+
+from kerasprop.models import BaseModel, KerasTaskModel
+
+VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
+    "the a film movie plot was is very quite not good great fine lovely awful bad boring dull".split()
+)
+COLOURS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0),
+           "white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
+
+
+@keras.saving.register_keras_serializable(package="kerasprop_tests")
+class TinyTextClassifier(KerasTaskModel, keras_hub.models.BertTextClassifier):
+    """Text classification over the labels it learnt (`class_names`)."""
+
+    default_tasks = ("text-classification",)
+    finetunable_tasks = ("text-classification",)
+
+    def __init__(self, *args, class_names=("negative", "positive"), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_names = list(class_names)
+
+    def get_config(self):
+        return {**super().get_config(), "class_names": self.class_names}
+
+    def probabilities(self, texts):
+        logits = self.predict(np.asarray(texts), verbose=0)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+
+    def predict_text_classification(self, request):
+        if any(labels is not None for labels in request.inputs["labels"]):
+            raise ValueError(f"'labels' cannot be given: this model scores its own labels {self.class_names}.")
+        top_k = request.options["top_k"] or len(self.class_names)
+        results = []
+        for row in self.probabilities(request.inputs["text"]):
+            ranked = sorted(zip(self.class_names, row.tolist()), key=lambda pair: -pair[1])
+            results.append(dict(ranked[:top_k]))
+        return results
+
+    def process_batch(self, params, task, max_length=128):
+        self.check_finetunable(task)
+        self.preprocessor.sequence_length = max_length
+        labels = [self.class_names.index(label) for label in params["labels"]]
+        return np.asarray(params["texts"]), np.asarray(labels)
+
+
+def tiny_text_classifier():
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCABULARY), num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+    return TinyTextClassifier(backbone=backbone, num_classes=2, preprocessor=preprocessor, name="tiny_text_classifier")
+
+
+class ColourModel(BaseModel):
+    """Image vectors (channel means and standard deviations) and zero-shot colour classification."""
+
+    def __init__(self, temperature=0.1):
+        super().__init__(name="colour-statistics", description="Colour statistics of images.",
+                         tasks=["image-classification", "image-vectorisation"])
+        self.temperature = temperature
+
+    @staticmethod
+    def statistics(image):
+        pixels = np.asarray(image, dtype="float64").reshape(-1, 3) / 255.0
+        return np.concatenate([pixels.mean(axis=0), pixels.std(axis=0)])
+
+    def colour_probabilities(self, image, labels):
+        unknown = [label for label in labels if label not in COLOURS]
+        if unknown:
+            raise ValueError(f"'labels' holds colour(s) this model does not know: {unknown}; it knows {list(COLOURS)}.")
+        mean = self.statistics(image)[:3]
+        distances = np.array([np.linalg.norm(mean - np.array(COLOURS[label])) for label in labels])
+        scores = np.exp(-(distances - distances.min()) / self.temperature)
+        return dict(zip(labels, (scores / scores.sum()).tolist()))
+
+    def predict_task(self, task, request):
+        images = request.inputs["image"]
+        if task == "image-vectorisation":
+            return [self.statistics(image) for image in images]
+        results = []
+        for image, labels in zip(images, request.inputs["labels"]):
+            probabilities = self.colour_probabilities(image, labels or list(COLOURS))
+            ranked = sorted(probabilities.items(), key=lambda pair: -pair[1])
+            results.append(dict(ranked[: request.options["top_k"] or len(ranked)]))
+        return results
