@@ -97,3 +97,33 @@ class ColourModel(BaseModel):
             ranked = sorted(probabilities.items(), key=lambda pair: -pair[1])
             results.append(dict(ranked[: request.options["top_k"] or len(ranked)]))
         return results
+
+
+def write_entry_points(folder):
+    """Makes the `deepaas.v2.model` entry points of pyproject.toml visible to Python processes on `folder`.
+
+    DEEPaaS finds models through installed entry points; the tests run from a
+    checkout, so they publish the project's own declaration in a dist-info.
+    """
+    import pathlib
+    import tomllib
+
+    with open(pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as f:
+        declared = tomllib.load(f)["project"]["entry-points"]["deepaas.v2.model"]
+    dist = pathlib.Path(folder) / "kerasprop_entry_points-0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: kerasprop-entry-points\nVersion: 0\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in declared.items())
+    (dist / "entry_points.txt").write_text("[deepaas.v2.model]\n" + lines)
+    return str(folder)
+
+
+def png(colour, size=(8, 8)):
+    """PNG bytes of a plain image."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -201,7 +201,11 @@ class DeepaasModel:
 
     def task_input(self, arguments):
         """The task input dict of parsed predict arguments (uploaded files are read and removed)."""
-        task_input = {k: _read_upload(v) if _is_upload(v) else v for k, v in arguments.items() if v is not None}
+        from deepaas.model.v2.wrapper import UploadedFile
+
+        task_input = {
+            k: _read_upload(v) if isinstance(v, UploadedFile) else v for k, v in arguments.items() if v is not None
+        }
         size = max((len(task_input[f.key]) for f in self.task_schema.fields
                     if f.role == BATCH and isinstance(task_input.get(f.key), list)), default=None)
         if size is not None:  # a batch: per-input values apply to every input
@@ -216,13 +220,16 @@ class DeepaasModel:
         Returns where the model was saved and the last value of each loss.
         """
         from kerasprop.hub.io import save
+        from kerasprop.models.base import check_name
 
         data = kwargs.pop("data")
         variant = kwargs.pop("variant", None)
         save_name = kwargs.pop("save_name", None)
-        training = {k: kwargs.pop(k) for k in ("epochs", "validation_split", "batch_size")}
+        training = {k: kwargs.pop(k, None) for k in ("epochs", "validation_split", "batch_size")}
         params = read_params(data, self.task_schema.variant(variant))
         try:
+            if save_name is not None:
+                check_name(save_name)
             model = self.load_model()
             model.check_finetunable(self.task)
             history = finetune(model, params, self.task, variant=variant, **training, **kwargs)
@@ -230,11 +237,13 @@ class DeepaasModel:
             raise InvalidInput(str(error)) from None
         name = save_name or f"{model.name}-finetuned"
         path = save(model, name=name)
+        final = {key: float(values[-1]) for key, values in history.history.items()}
         return {
             "name": name,
             "saved_to": path,
             "epochs": len(history.epoch),
-            "losses": {key: float(values[-1]) for key, values in history.history.items()},
+            "losses": {k: v for k, v in final.items() if k.endswith("loss")},
+            "metrics": {k: v for k, v in final.items() if not k.endswith("loss")},
         }
 
 
@@ -259,18 +268,16 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
 
 
 def read_params(upload, finetune_schema):
-    """Reads finetuning params from an uploaded JSON (key -> list) or CSV (one column per key) file."""
-    raw = _read_upload(upload)
-    suffix = os.path.splitext(getattr(upload, "original_filename", None) or "")[1].lower()
-    is_csv = suffix == ".csv" or (suffix != ".json" and "csv" in (getattr(upload, "content_type", "") or ""))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("'data' is not UTF-8 text: upload a JSON or CSV file.") from None
+    """Finetuning params from an uploaded JSON (key -> list) or CSV (one column per key) file.
+
+    `upload` is a `kerasprop.serving.fields.UploadedText`; a `.csv` name or a
+    CSV content type selects CSV, anything else is read as JSON.
+    """
+    is_csv = str(upload).lower().endswith(".csv") or "csv" in upload.content_type
     if is_csv:
-        return _params_from_csv(text, finetune_schema)
+        return _params_from_csv(upload.text, finetune_schema)
     try:
-        params = json.loads(text)
+        params = json.loads(upload.text)
     except ValueError as error:
         raise InvalidInput(f"'data' is not valid JSON ({error}); upload a JSON object of lists or a .csv file.") from None
     if not isinstance(params, dict):
@@ -300,14 +307,8 @@ def _cell(spec, cell):
         return cell
 
 
-def _is_upload(value):
-    from deepaas.model.v2.wrapper import UploadedFile
-
-    return isinstance(value, UploadedFile)
-
-
 def _read_upload(upload):
-    """The bytes of a DEEPaaS upload; the temporary file is removed."""
+    """The bytes of a file DEEPaaS uploaded for predict; its temporary file is removed."""
     try:
         with open(upload.filename, "rb") as f:
             return f.read()

@@ -55,11 +55,18 @@ class Either(fields.Field):
 
 
 class Upload(fields.Field):
-    """A file sent as multipart/form-data (DEEPaaS stores it in a temporary file)."""
+    """A file sent as multipart/form-data.
 
-    def __init__(self, **kwargs):
+    Predict uploads stay files: DEEPaaS stores them in a temporary file for
+    the worker. With `read=True` the file is read here instead and becomes an
+    `UploadedText`, because DEEPaaS hands train arguments to its worker as they
+    are, and an open file cannot travel there.
+    """
+
+    def __init__(self, read=False, **kwargs):
         metadata = {"type": "file", "location": "form", **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
+        self.read = read
 
     def _deserialize(self, value, attr, data, **kwargs):
         from aiohttp import web
@@ -68,7 +75,30 @@ class Upload(fields.Field):
             raise marshmallow.ValidationError(
                 f"'{attr}' must be a file uploaded as multipart/form-data, got a {type(value).__name__}."
             )
-        return value
+        if not self.read:
+            return value
+        try:
+            text = value.file.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise marshmallow.ValidationError(f"'{attr}' must be a UTF-8 text file.") from None
+        return UploadedText(value.filename or "", text, value.content_type or "")
+
+
+class UploadedText(str):
+    """The content of an uploaded text file, as `.text`.
+
+    The string itself is the file's name: DEEPaaS echoes train arguments in
+    every training status, and the name is what should be echoed.
+    """
+
+    def __new__(cls, filename, text, content_type=""):
+        upload = super().__new__(cls, filename)
+        upload.text = text
+        upload.content_type = content_type
+        return upload
+
+    def __reduce__(self):
+        return type(self), (str(self), self.text, self.content_type)
 
 
 def spec_field(spec, max_text_length=None, validators=(), **kwargs):
@@ -121,6 +151,7 @@ def argument(field, many=False, max_items=None, max_text_length=None):
     if field.default is not None:
         options["load_default"] = field.default
     if isinstance(field.spec, Image):
+        metadata["description"] = "image file (multipart/form-data): one per request"
         return spec_field(field.spec, **options)
     if many:
         item = spec_field(field.spec, max_text_length, validators=[SpecCheck(field.key, field.spec)])
@@ -163,6 +194,7 @@ def train_arguments(task_schema, extra_fields=()):
     )
     args = {
         "data": Upload(
+            read=True,
             required=True,
             metadata={
                 "description": "JSON file of the finetuning params (key -> list, one entry per example) "
