@@ -23,7 +23,7 @@ from test_serving_models import ColourModel, png, tiny_text_classifier, write_en
 import kerasprop
 from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, get_schema, task_names
-from kerasprop.serving import DeepaasModel, InvalidInput
+from kerasprop.serving import DeepaasModel, InvalidInput, add_serve_command, serve_command
 from kerasprop.serving.adapter import read_params
 from kerasprop.serving.fields import UploadedText, predict_arguments, response_schema, train_arguments
 
@@ -158,6 +158,22 @@ def test_training_params_from_json_and_csv():
     assert (json.dumps(upload), upload.text, upload.content_type) == ('"data.csv"', "texts\nhello\n", "text/csv")
 
 
+def test_serve_command_parses_and_needs_the_entry_point(monkeypatch):
+    import argparse
+    import importlib.metadata
+
+    parser = argparse.ArgumentParser(prog="kerasprop")
+    add_serve_command(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--task", "summarisation", "--model", "t5-small", "--port", "5123"])
+    assert (args.task, args.model, args.host, args.port, args.func) == (
+        "summarisation", "t5-small", "127.0.0.1", 5123, serve_command)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--task", "summarization"])
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(RuntimeError, match=r"pip install 'kerasprop\[serve\]'"):
+        serve_command(args)
+
+
 # DEEPaaS's own app in this process.
 
 
@@ -171,6 +187,7 @@ class InProcessDeepaas:
 
         self.saved_environment = {k: os.environ.get(k) for k in environment}
         os.environ.update(environment)  # read by the entry point and inherited by the workers
+        self.path = path
         sys.path.insert(0, path)
         if "debug" not in deepaas.config.CONF:  # logging options, registered once per process
             deepaas.config.prepare_logging()
@@ -203,6 +220,7 @@ class InProcessDeepaas:
             pool.terminate()
         self.loop.run_until_complete(self.client.close())
         self.loop.close()
+        sys.path.remove(self.path)
         for key, value in self.saved_environment.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -22,6 +22,7 @@ from test_serving_models import (
     png,
     request,
     run_load,
+    serve_command_line,
     tiny_text_classifier,
     write_entry_points,
 )
@@ -34,11 +35,6 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 PREDICT = "/v2/models/kerasprop/predict/"
 TRAIN = "/v2/models/kerasprop/train/"
-#: `kerasprop serve` through the subcommand as the CLI wires it.
-SERVE = (
-    "import argparse, kerasprop.serving as s; p = argparse.ArgumentParser(prog='kerasprop'); "
-    "s.add_serve_command(p.add_subparsers()); a = p.parse_args(); a.func(a)"
-)
 
 
 def _environment(root, **variables):
@@ -121,8 +117,8 @@ def test_kerasprop_serve_under_load_with_bad_requests_mixed_in(tmp_path, live):
     folder = kerasprop.save(colours, path=tmp_path / "colour")
     port = free_port()
     server = live(
-        [sys.executable, "-c", SERVE, "serve", "--task", "image-classification", "--model", folder,
-         "--allow-pickle", "--port", str(port), "--workers", "2"],
+        serve_command_line("--task", "image-classification", "--model", folder, "--allow-pickle",
+                           "--port", str(port), "--workers", "2"),
         _environment(tmp_path),
         port,
     )

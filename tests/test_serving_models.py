@@ -15,6 +15,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 import tomllib
 
@@ -225,3 +226,12 @@ def run_load(url, requests, concurrency, timeout=120):
             return results, time.perf_counter() - start
 
     return asyncio.run(main())
+
+
+def serve_command_line(*arguments):
+    """`kerasprop serve ARGUMENTS` through the subcommand as the CLI wires it."""
+    program = (
+        "import argparse, kerasprop.serving as s; p = argparse.ArgumentParser(prog='kerasprop'); "
+        "s.add_serve_command(p.add_subparsers()); a = p.parse_args(); a.func(a)"
+    )
+    return [sys.executable, "-c", program, "serve", *arguments]
