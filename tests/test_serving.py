@@ -125,6 +125,11 @@ def test_configuration_from_the_environment():
         DeepaasModel.from_environment({"KERASPROP_MODEL": "t5-small"})
     with pytest.raises(ValueError, match="Did you mean 'summarisation'"):
         DeepaasModel.from_environment({"KERASPROP_TASK": "summarization"})
+    # The model is checked before anything is loaded or served.
+    with pytest.raises(ValueError, match=r"Model 't5-smal' not found.*Close matches: \['t5-small'"):
+        DeepaasModel("summarisation", "t5-smal")
+    with pytest.raises(ValueError, match=r"'distilgpt2' does not serve 'summarisation'; its tasks are \['text-generation'\]"):
+        DeepaasModel("summarisation", "distilgpt2")
 
 
 def test_adapter_pickles_without_its_model(tmp_path):

@@ -91,6 +91,9 @@ class DeepaasModel:
         self.model_name = model if model is not None else default_model(task)
         if not isinstance(self.model_name, str) or not self.model_name.strip():
             raise TypeError(f"'model' must be a model name or folder, got {describe(self.model_name)}.")
+        tasks = declared_tasks(self.model_name)
+        if task not in tasks:
+            raise ValueError(f"Model '{self.model_name}' does not serve '{task}'; its tasks are {list(tasks)}.")
         self.allow_pickle = bool(allow_pickle)
         self.max_items = max_items
         self.max_text_length = max_text_length
@@ -327,10 +330,25 @@ def default_model(task):
     raise ValueError(f"No catalog model serves '{task}'; name one with {MODEL_VARIABLE} or --model.")
 
 
-def _only_task(model):
-    """The task of a model that serves exactly one (from the catalog or its saved metadata)."""
+def declared_tasks(model):
+    """The tasks a catalog or saved model declares, without loading it; `ValueError` if there is no such model."""
     entry = catalog.find_entry(model)
-    tasks = entry.tasks if entry is not None else _saved_config(model).get("tasks", ())
+    if entry is not None:
+        return tuple(entry.tasks)
+    saved = _saved_config(model)
+    if not saved:
+        close = catalog.close_matches(model)
+        hint = f" Close matches: {close}." if close else ""
+        raise ValueError(
+            f"Model '{model}' not found: name a catalog model, or a model saved with kerasprop.save "
+            f"(by name or folder).{hint}"
+        )
+    return tuple(saved.get("tasks", ()))
+
+
+def _only_task(model):
+    """The task of a model that serves exactly one."""
+    tasks = declared_tasks(model)
     return tasks[0] if len(tasks) == 1 else None
 
 
