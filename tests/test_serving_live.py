@@ -87,6 +87,10 @@ def test_deepaas_run_predicts_documents_and_trains(tmp_path, live):
     for key, parameter in documented.items():
         assert parameter["description"] == schema.field(key).description
     assert documented["top_k"]["default"] == 0 and documented["text"]["required"] is True
+    training_args = {p["name"]: p for p in spec["paths"][TRAIN]["post"]["parameters"]}
+    assert set(training_args) == {"data", "max_length", "epochs", "validation_split", "batch_size", "save_name"}
+    assert (training_args["data"]["in"], training_args["data"]["type"]) == ("formData", "file")
+    assert training_args["max_length"]["default"] == schema.variant().options[0].default
 
     params = {"texts": ["great film", "lovely movie", "awful plot", "boring film"] * 4,
               "labels": ["positive", "positive", "negative", "negative"] * 4}
