@@ -176,7 +176,7 @@ def build_parser():
     demo.set_defaults(handler=_demo)
 
     try:
-        from kerasprop.serving.cli import add_serve_command
+        from kerasprop.serving.command import add_serve_command
     except ImportError:
         pass
     else:

@@ -170,7 +170,7 @@ def test_serve_command_parses_and_needs_the_entry_point(monkeypatch):
     parser = argparse.ArgumentParser(prog="kerasprop")
     add_serve_command(parser.add_subparsers())
     args = parser.parse_args(["serve", "--task", "summarisation", "--model", "t5-small", "--port", "5123"])
-    assert (args.task, args.model, args.host, args.port, args.func) == (
+    assert (args.task, args.model, args.host, args.port, args.handler) == (
         "summarisation", "t5-small", "127.0.0.1", 5123, serve_command)
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--task", "summarization"])

@@ -229,9 +229,5 @@ def run_load(url, requests, concurrency, timeout=120):
 
 
 def serve_command_line(*arguments):
-    """`kerasprop serve ARGUMENTS` through the subcommand as the CLI wires it."""
-    program = (
-        "import argparse, kerasprop.serving as s; p = argparse.ArgumentParser(prog='kerasprop'); "
-        "s.add_serve_command(p.add_subparsers()); a = p.parse_args(); a.func(a)"
-    )
-    return [sys.executable, "-c", program, "serve", *arguments]
+    """`kerasprop serve ARGUMENTS`, through the kerasprop command."""
+    return [sys.executable, "-m", "kerasprop.cli", "serve", *arguments]

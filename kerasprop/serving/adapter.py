@@ -31,6 +31,7 @@ from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, ITEM, Field, get_schema
 from kerasprop.schemas.specs import Integer, Number, Text, describe
 from kerasprop.serving import fields
+from kerasprop.training import finetune
 
 ENTRY_POINT = "kerasprop"
 TASK_VARIABLE = "KERASPROP_TASK"
@@ -235,7 +236,8 @@ class DeepaasModel:
                 check_name(save_name)
             model = self.load_model()
             model.check_finetunable(self.task)
-            history = finetune(model, params, self.task, variant=variant, **training, **kwargs)
+            options = {k: v for k, v in {**training, **kwargs}.items() if v is not None}
+            history = finetune(model, params, self.task, variant=variant, verbose=0, **options)
         except (TypeError, ValueError) as error:
             raise InvalidInput(str(error)) from None
         name = save_name or f"{model.name}-finetuned"
@@ -248,26 +250,6 @@ class DeepaasModel:
             "losses": {k: v for k, v in final.items() if k.endswith("loss")},
             "metrics": {k: v for k, v in final.items() if not k.endswith("loss")},
         }
-
-
-def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20, batch_size=None, **options):
-    """Finetunes `model` in place and returns the Keras `History`.
-
-    The one place serving calls the training engine. Until
-    `kerasprop.training.finetune` lands, it goes through the model contract:
-    `parse_finetune`, `process_batch`, then `fit` on `tf.data`.
-    """
-    import tensorflow as tf
-
-    params = get_schema(task).parse_finetune(params, variant)
-    data = model.process_batch(params, task=task, **options)
-    data = tuple(data) if isinstance(data, (tuple, list)) else data
-    size = len(next(iter(params.values())))
-    held_out = int(size * validation_split)
-    batch_size = batch_size or min(size, 32)
-    examples = tf.data.Dataset.from_tensor_slices(data)
-    validation = examples.take(held_out).batch(batch_size) if held_out else None
-    return model.fit(examples.skip(held_out).batch(batch_size), validation_data=validation, epochs=epochs, verbose=0)
 
 
 def read_params(upload, finetune_schema):

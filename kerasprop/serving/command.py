@@ -8,7 +8,7 @@ from kerasprop.schemas import task_names
 
 
 def add_serve_command(subparsers):
-    """Adds the `serve` subcommand to an argparse `subparsers`; its handler is `serve_command`."""
+    """Adds the `serve` subcommand to an argparse `subparsers` (handler: `serve_command`)."""
     parser = subparsers.add_parser(
         "serve",
         help="serve a task over HTTP (DEEPaaS V2 API)",
@@ -24,7 +24,7 @@ def add_serve_command(subparsers):
     parser.add_argument(
         "--max-request-mb", type=float, default=32.0, help="largest request body in MiB (default: 32)"
     )
-    parser.set_defaults(func=serve_command)
+    parser.set_defaults(handler=serve_command)
     return parser
 
 
