@@ -8,6 +8,16 @@ _LAZY = {
     "KerasHubModel": "kerasprop.models.base",
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
+    "NLIZeroShotClassifier": "kerasprop.models.nli",
+    "BartNLIZeroShotClassifier": "kerasprop.models.nli",
+    "RobertaNLIZeroShotClassifier": "kerasprop.models.nli",
+    "XLMRobertaNLIZeroShotClassifier": "kerasprop.models.nli",
+    "SupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "BertSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "DebertaV3SupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "DistilBertSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "RobertaSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "XLMRobertaSupervisedTextClassifier": "kerasprop.models.text_classifier",
 }
 
 __all__ = sorted(_LAZY)
