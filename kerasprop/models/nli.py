@@ -45,9 +45,10 @@ class NLIZeroShotClassifier(ClassifierTask):
 
     def __init__(self, *args, hypothesis_template=DEFAULT_HYPOTHESIS_TEMPLATE, multi_label=True, **kwargs):
         super().__init__(*args, **kwargs)
-        if not isinstance(hypothesis_template, str) or not ("{label}" in hypothesis_template or "{}" in hypothesis_template):
+        template = hypothesis_template
+        if not isinstance(template, str) or not ("{label}" in template or "{}" in template):
             raise ValueError(
-                f"'hypothesis_template' must be a string with '{{label}}' where the label goes, got {hypothesis_template!r}."
+                f"'hypothesis_template' must be a string with '{{label}}' where the label goes, got {template!r}."
             )
         if not isinstance(multi_label, bool):
             raise TypeError(f"'multi_label' must be True or False, got {multi_label!r}.")

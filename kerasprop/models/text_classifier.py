@@ -105,7 +105,9 @@ def label_mapping(labels):
     """
     if isinstance(labels, dict):
         if sorted(labels) != list(range(len(labels))):
-            raise ValueError(f"A label dict must map the indices 0..{len(labels) - 1} to labels, got keys {sorted(labels)}.")
+            raise ValueError(
+                f"A label dict must map the indices 0..{len(labels) - 1} to labels, got keys {sorted(labels)}."
+            )
         names = [str(labels[i]) for i in range(len(labels))]
     elif isinstance(labels, (list, tuple)):
         distinct = set(labels)
@@ -207,8 +209,9 @@ def backbone_family(family, classifier):
     return keras.saving.register_keras_serializable(package="kerasprop")(type(name, (family, classifier), namespace))
 
 
-BertSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, keras_hub.models.BertTextClassifier)
-DebertaV3SupervisedTextClassifier = backbone_family(SupervisedTextClassifier, keras_hub.models.DebertaV3TextClassifier)
-DistilBertSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, keras_hub.models.DistilBertTextClassifier)
-RobertaSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, keras_hub.models.RobertaTextClassifier)
-XLMRobertaSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, keras_hub.models.XLMRobertaTextClassifier)
+_hub = keras_hub.models
+BertSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, _hub.BertTextClassifier)
+DebertaV3SupervisedTextClassifier = backbone_family(SupervisedTextClassifier, _hub.DebertaV3TextClassifier)
+DistilBertSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, _hub.DistilBertTextClassifier)
+RobertaSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, _hub.RobertaTextClassifier)
+XLMRobertaSupervisedTextClassifier = backbone_family(SupervisedTextClassifier, _hub.XLMRobertaTextClassifier)
