@@ -18,6 +18,16 @@ _LAZY = {
     "SupervisedImageClassifier": "kerasprop.models.image_classifier",
     "SentenceEmbedder": "kerasprop.models.text_embedder",
     "SentenceEmbedderPreprocessor": "kerasprop.models.text_embedder",
+    "NLIZeroShotClassifier": "kerasprop.models.nli",
+    "BartNLIZeroShotClassifier": "kerasprop.models.nli",
+    "RobertaNLIZeroShotClassifier": "kerasprop.models.nli",
+    "XLMRobertaNLIZeroShotClassifier": "kerasprop.models.nli",
+    "SupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "BertSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "DebertaV3SupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "DistilBertSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "RobertaSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "XLMRobertaSupervisedTextClassifier": "kerasprop.models.text_classifier",
 }
 
 __all__ = sorted(_LAZY)
