@@ -19,19 +19,25 @@ from kerasprop.schemas.specs import describe
 class Family:
     """A kerasprop class, the architectures it loads and the tasks it serves."""
 
-    def __init__(self, model_class, architectures, tasks, head=None):
+    def __init__(self, model_class, architectures, tasks, head=None, nli=None):
         self.model_class = model_class
         self.architectures = tuple(architectures)
         self.tasks = tuple(tasks)
         #: Hugging Face architecture suffix the checkpoint must have (e.g. "ForSequenceClassification").
         self.head = head
+        #: For heads: whether the checkpoint's labels must (True) or must not (False) be NLI labels.
+        self.nli = nli
 
-    def matches(self, architecture, hf_architectures, task):
+    def matches(self, config, task):
+        architecture, hf_architectures = architecture_of(config)
         if architecture not in self.architectures or (task is not None and task not in self.tasks):
             return False
         if self.head is None:
             return True
-        return any(a.endswith(self.head) for a in hf_architectures)
+        if not any(a.endswith(self.head) for a in hf_architectures):
+            return False
+        labels = {str(v).lower() for v in (config.get("id2label") or {}).values()}
+        return self.nli is None or self.nli == ("entailment" in labels)
 
     def load_class(self):
         import importlib
@@ -46,7 +52,9 @@ _ENCODERS = ("bert", "roberta", "distilbert", "xlm-roberta", "xlm_roberta", "deb
 #: Most specific first: a checkpoint with a classification head is a classifier before it is an encoder.
 FAMILIES = [
     Family("kerasprop.models.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, ("text-classification",),
-           head="ForSequenceClassification"),
+           head="ForSequenceClassification", nli=True),
+    Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, ("text-classification",),
+           head="ForSequenceClassification", nli=False),
     Family("kerasprop.models.gpt2:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
     Family("kerasprop.models.t5:T5MultiTask", ("t5",), _GENERATIVE),
     Family("kerasprop.models.bart:BartMultiTask", ("bart",), _GENERATIVE),
@@ -98,10 +106,10 @@ def class_for(preset, task=None):
     config = read_config(preset)
     if config is None:
         raise ValueError(f"{describe(preset)} is not a preset: it has no config.json.")
-    architecture, hf_architectures = architecture_of(config)
     for family in FAMILIES:
-        if family.matches(architecture, hf_architectures, task):
+        if family.matches(config, task):
             return family.load_class()
+    architecture, _ = architecture_of(config)
     for_task = f" for the task '{task}'" if task else ""
     raise ValueError(f"kerasprop has no model family for the architecture '{architecture}'{for_task}.")
 
