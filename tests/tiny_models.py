@@ -45,16 +45,16 @@ class TinyTextClassifier(KerasTaskModel, keras_hub.models.BertTextClassifier):
         return {**super().get_config(), "label_names": list(self.label_names)}
 
 
-def tiny_text_classifier(name="tiny-classifier", labels=("negative", "positive")):
+def tiny_text_classifier(name="tiny-classifier", labels=("negative", "positive"), dropout=0.1):
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16)
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-        max_sequence_length=16,
+        max_sequence_length=16, dropout=dropout,
     )
     return TinyTextClassifier(
         backbone=backbone, preprocessor=preprocessor, num_classes=len(labels), label_names=list(labels),
-        name=name, activation=None,
+        name=name, activation=None, dropout=dropout,
     )
 
 
