@@ -8,6 +8,9 @@ _LAZY = {
     "KerasHubModel": "kerasprop.models.base",
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
+    "Seq2SeqLM": "kerasprop.models.seq2seq",
+    "T5MultiTask": "kerasprop.models.t5",
+    "BartMultiTask": "kerasprop.models.bart",
 }
 
 __all__ = sorted(_LAZY)
