@@ -214,6 +214,21 @@ class Seq2SeqLM(KerasTaskModel):
             config["decoder_sequence_length"] = self.preprocessor.decoder_sequence_length
         return config
 
+    @classmethod
+    def _unpickle_model(cls, bytesio):
+        model = super()._unpickle_model(bytesio)
+        # Keras restores the preprocessor (and builds its packers) before the
+        # tokenizer's vocabulary, so the packers lack the special tokens:
+        # build them again, now that the vocabulary is there.
+        if model.preprocessor is not None:
+            tracker = model.preprocessor._tracker
+            tracker.unlock()
+            try:
+                model.preprocessor.build(None)
+            finally:
+                tracker.lock()
+        return model
+
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
         self._task_generators = {}
