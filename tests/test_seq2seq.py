@@ -5,6 +5,8 @@ test_t5_converter.py); what is checked is behaviour that holds whatever the
 weights: prompts, generation settings, shapes, round trips and errors.
 """
 
+import dataclasses
+
 import dill
 import keras
 import keras_hub
@@ -15,7 +17,7 @@ from test_t5_converter import write_tiny_bart, write_tiny_t5
 
 import kerasprop
 from kerasprop.models import BartMultiTask, Seq2SeqLM, T5MultiTask
-from kerasprop.models.seq2seq import qa_prompt
+from kerasprop.models.seq2seq import TASK_GENERATION, qa_prompt
 
 TEXTS = ["I love Paris and the quick fox", "Who wrote the book?", "Keras is a library"]
 
@@ -136,8 +138,10 @@ def test_fit_on_a_dataset_of_encoder_and_decoder_text(t5_folder):
     features = {"encoder_text": ["emotion: I love it", "emotion: I hate it"], "decoder_text": ["joy", "anger"]}
     dataset = tf.data.Dataset.from_tensor_slices(features).batch(2)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = model.fit(dataset, epochs=8, verbose=0)
-    assert history.history["loss"][-1] < 0.75 * history.history["loss"][0]
+    before, _ = model.evaluate(dataset, verbose=0)  # without dropout, unlike fit's running loss
+    model.fit(dataset, epochs=20, verbose=0)
+    after, _ = model.evaluate(dataset, verbose=0)
+    assert after < 0.5 * before
 
 
 def test_generation_compiles_once_per_shape_bucket(t5, backend, monkeypatch):
@@ -210,14 +214,17 @@ def test_text_generation_options(t5, generate_calls):
     assert beams["sampler"]["sampler"] == "BeamSampler" and beams["sampler"]["num_beams"] == 3
 
 
-def test_the_task_shim_generates_what_generate_does(t5):
+def test_the_task_shim_generates_what_generate_does(t5, monkeypatch):
     emotions = t5({"text": TEXTS}, task="emotion")
     assert all(type(e) is str for e in emotions)
     assert emotions == [o.strip() for o in _greedy(t5, [f"emotion: {text}" for text in TEXTS], 30)]
     assert t5({"text": TEXTS[1]}, task="emotion") == emotions[1]
+    # Summaries with beam search, shortened: 200 eager steps are slow under torch.
+    short = dataclasses.replace(TASK_GENERATION["summarisation"], max_new_tokens=8)
+    monkeypatch.setitem(TASK_GENERATION, "summarisation", short)
     summary = t5({"text": TEXTS[0]}, task="summarisation")
     t5.compile(sampler=keras_hub.samplers.BeamSampler(num_beams=4))
-    assert summary == t5.generate(f"summarise: {TEXTS[0]}", max_length=1 + 200).strip()
+    assert summary == t5.generate(f"summarise: {TEXTS[0]}", max_length=1 + 8).strip()
 
 
 def test_qa_prompt_format():
