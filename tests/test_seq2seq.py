@@ -174,7 +174,9 @@ def generate_calls(t5, monkeypatch):
     calls = []
 
     def recording_generate(inputs, max_length=None, **kwargs):
-        sampler = dict(t5.sampler.get_config(), sampler=type(t5.sampler).__name__)
+        # kerasprop's GenerationSampler wraps a keras-hub sampler and processes its logits.
+        sampler = dict(t5.sampler.get_config(), **t5.sampler.sampler.get_config(),
+                       sampler=type(t5.sampler.sampler).__name__)
         calls.append({"prompts": list(inputs), "max_length": max_length, "sampler": sampler})
         return [f" out {i} " for i in range(len(inputs))]
 
@@ -194,6 +196,7 @@ def test_task_prompts_and_generation_settings(t5, generate_calls):
     assert emotion["max_length"] == 1 + 30 and emotion["sampler"]["sampler"] == "GreedySampler"
     assert summary["prompts"] == [f"summarise: {TEXTS[0]}"] and summary["max_length"] == 1 + 200
     assert summary["sampler"]["sampler"] == "BeamSampler" and summary["sampler"]["num_beams"] == 4
+    assert summary["sampler"]["min_new_tokens"] == 30 and summary["sampler"]["no_repeat_ngram_size"] == 3
     assert qa["prompts"] == [f"q: What? a: fox q: Who? c: {TEXTS[0]}"]
     assert qa["max_length"] == 1 + 96 and qa["sampler"]["sampler"] == "GreedySampler"
     assert qa_batch["prompts"] == [f"q: What? a: fox q: Who? c: {TEXTS[0]}", f"q: Where? c: {TEXTS[1]}"]
@@ -207,7 +210,7 @@ def test_text_generation_options(t5, generate_calls):
     greedy, sampled, zero_temperature, beams = generate_calls
     assert greedy["prompts"] == TEXTS[:2] and greedy["max_length"] == 1 + 5
     assert greedy["sampler"]["sampler"] == "GreedySampler"
-    assert sampled["prompts"] == [TEXTS[0]] * 3 + [TEXTS[1]] * 3
+    assert sampled["prompts"] == [TEXTS[0]] * 3 + [TEXTS[1]] * 3 and sampled["max_length"] == 1 + 7
     assert sampled["sampler"]["sampler"] == "TopKSampler" and sampled["sampler"]["k"] == 5
     assert several == [["out 0", "out 1", "out 2"], ["out 3", "out 4", "out 5"]]
     assert zero_temperature["sampler"]["sampler"] == "GreedySampler"
@@ -220,10 +223,10 @@ def test_the_task_shim_generates_what_generate_does(t5, monkeypatch):
     assert emotions == [o.strip() for o in _greedy(t5, [f"emotion: {text}" for text in TEXTS], 30)]
     assert t5({"text": TEXTS[1]}, task="emotion") == emotions[1]
     # Summaries with beam search, shortened: 200 eager steps are slow under torch.
-    short = dataclasses.replace(TASK_GENERATION["summarisation"], max_new_tokens=8)
+    short = dataclasses.replace(TASK_GENERATION["summarisation"], min_new_tokens=6, max_new_tokens=8)
     monkeypatch.setitem(TASK_GENERATION, "summarisation", short)
     summary = t5({"text": TEXTS[0]}, task="summarisation")
-    t5.compile(sampler=keras_hub.samplers.BeamSampler(num_beams=4))
+    t5.compile(sampler=short.sampler())
     assert summary == t5.generate(f"summarise: {TEXTS[0]}", max_length=1 + 8).strip()
 
 

@@ -17,6 +17,7 @@ task compiles once per shape bucket rather than once per call.
 
 import dataclasses
 import importlib
+import json
 import warnings
 
 import keras
@@ -24,6 +25,7 @@ import keras_hub
 import numpy as np
 from keras import ops
 
+from kerasprop.models.generation import sampler_from_options, wants_sampling
 from kerasprop.models.task_model import KerasTaskModel
 
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
@@ -35,10 +37,6 @@ FAMILY_MODULES = ("kerasprop.models.t5", "kerasprop.models.bart")
 ENCODER_BUCKETS = (32, 64, 128, 256, 512, 1024, 2048)
 #: The backprop shim generates at most this many inputs at once.
 MAX_BATCH_SIZE = 32
-#: text-generation options that make backprop sample rather than decode greedily.
-SAMPLING_OPTIONS = frozenset(
-    {"temperature", "top_k", "top_p", "repetition_penalty", "length_penalty", "num_beams", "num_generations"}
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,16 +54,18 @@ class GenerationSettings:
     repetition_penalty: float = 1.0
 
     def sampler(self):
-        """The keras-hub sampler for these settings."""
-        if self.num_beams > 1:
-            return keras_hub.samplers.BeamSampler(num_beams=self.num_beams)
-        if not self.do_sample or self.temperature == 0:
-            return keras_hub.samplers.GreedySampler()
-        if self.top_p < 1.0:
-            return keras_hub.samplers.TopPSampler(p=self.top_p, k=self.top_k or None, temperature=self.temperature)
-        if self.top_k > 0:
-            return keras_hub.samplers.TopKSampler(k=self.top_k, temperature=self.temperature)
-        return keras_hub.samplers.RandomSampler(temperature=self.temperature)
+        """A kerasprop `GenerationSampler` (a keras-hub sampler with logits processing) for these settings."""
+        options = {
+            "min_length": self.min_new_tokens,
+            "max_length": self.max_new_tokens,
+            "num_beams": self.num_beams,
+            "do_sample": self.do_sample,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "repetition_penalty": self.repetition_penalty,
+        }
+        return sampler_from_options(options, no_repeat_ngram_size=self.no_repeat_ngram_size)
 
 
 #: backprop's settings: emotion and QA greedy; summaries by beam search.
@@ -297,7 +297,7 @@ class Seq2SeqLM(KerasTaskModel):
     def generate_texts(self, prompts, settings):
         """Generates for a list of encoder prompts with `GenerationSettings`."""
         sampler = settings.sampler()
-        key = (type(sampler).__name__, tuple(sorted(sampler.get_config().items())))
+        key = json.dumps(keras_hub.samplers.serialize(sampler), sort_keys=True)
         saved = self.sampler, self.generate_function
         self.sampler, self.generate_function = self._task_generators.get(key, (sampler, None))
         try:
@@ -330,14 +330,11 @@ class Seq2SeqLM(KerasTaskModel):
 
     def predict_text_generation(self, request):
         options = request.options
-        do_sample = options["do_sample"]
-        if do_sample is None:
-            do_sample = bool(request.given & SAMPLING_OPTIONS)
         settings = GenerationSettings(
             max_new_tokens=options["max_length"],
             min_new_tokens=options["min_length"],
             num_beams=options["num_beams"],
-            do_sample=do_sample,
+            do_sample=wants_sampling(options, request.given),
             temperature=options["temperature"],
             top_k=options["top_k"],
             top_p=options["top_p"],
