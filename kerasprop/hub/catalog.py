@@ -100,11 +100,13 @@ ENTRIES = [
         finetunable_tasks=_GENERATIVE, description="Google's T5 small (60M), multi-task.",
         aliases={"summarisation": ("english-small",)},
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_small_multi",
+        init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
     CatalogEntry(
         "t5-base", _T5, "t5_base_multi", tasks=_GENERATIVE,
         finetunable_tasks=_GENERATIVE, description="Google's T5 base (220M), multi-task.",
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_base_multi",
+        init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
     CatalogEntry(
         "distilgpt2", _GPT2, "hf://distilbert/distilgpt2", tasks=("text-generation",),

@@ -28,6 +28,9 @@ _LAZY = {
     "DistilBertSupervisedTextClassifier": "kerasprop.models.text_classifier",
     "RobertaSupervisedTextClassifier": "kerasprop.models.text_classifier",
     "XLMRobertaSupervisedTextClassifier": "kerasprop.models.text_classifier",
+    "Seq2SeqLM": "kerasprop.models.seq2seq",
+    "T5MultiTask": "kerasprop.models.t5",
+    "BartMultiTask": "kerasprop.models.bart",
 }
 
 __all__ = sorted(_LAZY)

@@ -9,9 +9,13 @@ loader use it for folders and `hf://` handles whose `config.json` has that
 `model_type`, so `from_preset` works on them like on any supported checkpoint.
 """
 
+import importlib
+
 from kerasprop.schemas.specs import describe
 
 _CONVERTERS = {}
+#: kerasprop's converter modules; each registers itself when imported.
+BUILTIN_CONVERTERS = ("kerasprop.hub.converters.t5", "kerasprop.hub.converters.clip")
 
 
 def register_converter(model_type, converter):
@@ -50,3 +54,12 @@ def _install_hook():
 
     TransformersPresetLoader.__init__ = __init__
     TransformersPresetLoader._kerasprop_converters = _CONVERTERS
+
+
+def get_preset_loader(preset):
+    """keras-hub's `PresetLoader` for `preset`, with kerasprop's converters registered."""
+    from keras_hub.src.utils import preset_utils
+
+    for module in BUILTIN_CONVERTERS:
+        importlib.import_module(module)
+    return preset_utils.get_preset_loader(preset)
