@@ -35,7 +35,7 @@ COLOURS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 
 
 
 @keras.saving.register_keras_serializable(package="kerasprop_tests")
-class TinyTextClassifier(KerasTaskModel, keras_hub.models.BertTextClassifier):
+class ServingTextClassifier(KerasTaskModel, keras_hub.models.BertTextClassifier):
     """Text classification over the labels it learnt (`class_names`)."""
 
     default_tasks = ("text-classification",)
@@ -76,7 +76,7 @@ def tiny_text_classifier():
         vocabulary_size=len(VOCABULARY), num_layers=1, num_heads=2, hidden_dim=16,
         intermediate_dim=32, max_sequence_length=128,
     )
-    return TinyTextClassifier(backbone=backbone, num_classes=2, preprocessor=preprocessor, name="tiny_text_classifier")
+    return ServingTextClassifier(backbone=backbone, num_classes=2, preprocessor=preprocessor, name="tiny_text_classifier")
 
 
 class ColourModel(BaseModel):
