@@ -26,7 +26,7 @@ def test_finetuning_lowers_validation_loss_and_survives_save_load(kerasprop_home
     history = classify.finetune(params, validation_split=0.25, epochs=6, batch_size=8,
                                 optimizer=keras.optimizers.Adam(1e-2), early_stopping_epochs=0, verbose=0)
     val_loss = history.history["val_loss"]
-    assert val_loss[-1] < 0.7 * val_loss[0]
+    assert val_loss[-1] < 0.8 * val_loss[0]
     held_out = sentiment_params(20, seed=7)
     assert accuracy(classify.model, held_out) >= 0.8
     folder = classify.save("tuned-sentiment")
