@@ -89,3 +89,48 @@ def test_clip_tasks_end_to_end(tmp_path):
     assert len(scores) == 3 and all(len(s) == 1 for s in scores)
     with pytest.raises(ValueError, match="labels"):
         classify(images[0])
+
+
+@pytest.fixture(scope="module")
+def t5_folder(tmp_path_factory):
+    from test_t5_converter import write_tiny_t5
+
+    # Ordinary initial weights and no dropout: a model that learns steadily from a dozen examples.
+    return str(write_tiny_t5(tmp_path_factory.mktemp("t5"), "gated-gelu", initializer_factor=1.0, dropout_rate=0.0))
+
+
+@pytest.mark.parametrize(
+    "task_class, params, call",
+    [
+        (kerasprop.Emotion, {"input_text": ["I love it", "I hate it", "so happy", "so sad"] * 3,
+                             "output_text": ["joy", "anger", "joy", "sadness"] * 3},
+         lambda task: task(["I love it", "so sad"])),
+        (kerasprop.Summarisation, {"input_text": ["the cat sat on the mat all day long"] * 12,
+                                   "output_text": ["cat sat"] * 12},
+         lambda task: task("the cat sat on the mat all day long")),
+        (kerasprop.QA, {"questions": ["Who sat?", "Where?"] * 6, "answers": ["the cat", "the mat"] * 6,
+                        "contexts": ["The cat sat on the mat."] * 12, "prev_qas": [[], [("Who sat?", "the cat")]] * 6},
+         lambda task: task("Where?", "The cat sat on the mat.", prev_qa=[("Who sat?", "the cat")])),
+    ],
+)
+def test_seq2seq_tasks_end_to_end(t5_folder, tmp_path, task_class, params, call):
+    task = task_class(t5_folder)  # a Hugging Face T5 folder, through the T5 converter
+    history = task.finetune(params, validation_split=0.25, epochs=6, batch_size=3, early_stopping_epochs=0,
+                            verbose=0, max_input_length=32, max_output_length=8)  # backprop's Adafactor 1e-3
+    losses = history.history["val_loss"]
+    assert losses[-1] < losses[0]
+    before = call(task)
+    reloaded = task_class(task.save(path=tmp_path / "tuned"))
+    assert call(reloaded) == before
+
+
+def test_text_vectorisation_finetune_end_to_end(tmp_path):
+    vectorise = kerasprop.TextVectorisation()  # all-MiniLM-L6-v2, bundled
+    texts = ["I love pizza", "pizza is great", "the stock market fell", "shares dropped today"] * 2
+    params = {"texts": texts, "groups": [0, 0, 1, 1] * 2}
+    history = vectorise.finetune(params, validation_split=0.25, epochs=1, batch_size=4, early_stopping_epochs=0,
+                                 verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    before = vectorise("pizza")
+    reloaded = kerasprop.TextVectorisation(vectorise.save(path=tmp_path / "tuned-minilm"))
+    np.testing.assert_allclose(reloaded("pizza"), before, atol=1e-5)

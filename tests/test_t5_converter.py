@@ -30,8 +30,10 @@ NEW_TOKENS = 12
 T5_VARIANTS = {"v1.0": "relu", "v1.1": "gated-gelu"}
 
 
-def write_tiny_t5(folder, feed_forward_proj="relu"):
-    """A random T5 (vocabulary 64, width 32, 2 layers) with a SentencePiece `spiece.model`."""
+def write_tiny_t5(folder, feed_forward_proj="relu", **config):
+    """A random T5 (vocabulary 64, width 32, 2 layers) with a SentencePiece `spiece.model`.
+
+    `config` overrides T5Config arguments."""
     folder.mkdir(parents=True, exist_ok=True)
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(SENTENCES * 20), model_prefix=str(folder / "spiece"), vocab_size=64,
@@ -43,7 +45,7 @@ def write_tiny_t5(folder, feed_forward_proj="relu"):
         vocab_size=64, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
         feed_forward_proj=feed_forward_proj, decoder_start_token_id=0,
         # Larger random weights give varied (not constant) greedy outputs.
-        initializer_factor=2.0,
+        **{"initializer_factor": 2.0, **config},
     )
     transformers.T5ForConditionalGeneration(config).save_pretrained(folder)
     return folder
