@@ -10,9 +10,28 @@
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
+
+# The command prints results, not TensorFlow's start-up chatter (set it yourself to see it).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def import_backends_quietly():
+    """Imports TensorFlow and keras-hub with stderr muted: they print start-up lines before their
+    logging can be configured. Import errors still raise, with their messages."""
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3" or "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras_hub  # noqa: F401  (imports TensorFlow)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 from kerasprop.schemas import BATCH, ITEM, get_schema, task_names
 from kerasprop.schemas.specs import Boolean, ListOf, Number
@@ -104,6 +123,7 @@ def _print_result(task, task_input, result, as_json):
 
 
 def _run(args):
+    import_backends_quietly()
     from kerasprop.tasks import task_class
 
     schema = get_schema(args.task)
@@ -126,6 +146,7 @@ def _list(args):
 
 
 def _demo(args):
+    import_backends_quietly()
     from kerasprop.demo import run_demo
 
     run_demo(as_json=args.json)
@@ -155,7 +176,7 @@ def build_parser():
     demo.set_defaults(handler=_demo)
 
     try:
-        from kerasprop.serving.cli import add_serve_command
+        from kerasprop.serving.command import add_serve_command
     except ImportError:
         pass
     else:

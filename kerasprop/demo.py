@@ -57,10 +57,11 @@ def _printable(task_input, shown):
     return {k: (shown if k == "image" else v) for k, v in task_input.items()}
 
 
-def run_demo(as_json=False, out=sys.stdout):
+def run_demo(as_json=False, out=None):
     """Runs every task; prints a readable report or one JSON document. Returns the report dict."""
     from kerasprop.tasks import task_class
 
+    out = out or sys.stdout
     report = {"results": [], "unavailable": []}
     for task, task_input, shown in examples():
         cls = task_class(task)

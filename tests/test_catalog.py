@@ -10,8 +10,8 @@ from kerasprop.schemas import task_names
 
 BACKPROP_NAMES = [
     "t5-base-qa-summary-emotion", "t5-small", "t5-base", "distilgpt2", "gpt2-medium", "gpt2-large",
-    "bart-large-mnli", "deberta-base-mnli", "xlmr-large-xnli", "msmarco-distilroberta-base-v2",
-    "distiluse-base-multilingual-cased-v2", "xlnet-base-cased", "clip", "efficientnet-b0", "efficientnet-b4",
+    "bart-large-mnli", "xlmr-large-xnli", "msmarco-distilroberta-base-v2",
+    "distiluse-base-multilingual-cased-v2", "clip", "efficientnet-b0", "efficientnet-b4",
     "efficientnet-b7", "all-minilm-l6-v2",
 ]
 
@@ -97,3 +97,36 @@ def test_offline_hub_handle_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(catalog._CATALOG, entry.name, entry)
     with pytest.raises(RuntimeError, match=r"'hf://nobody/hub-only-model' is not on this machine.*offline"):
         AutoModel.from_pretrained("hub-only-model")
+
+
+@pytest.mark.parametrize(
+    "config, task, expected",
+    [
+        ({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}, "text-generation", "GPT2TextGenerator"),
+        ({"model_type": "t5"}, "summarisation", "T5MultiTask"),
+        ({"model_type": "bart", "architectures": ["BartForConditionalGeneration"]}, "qa", "BartMultiTask"),
+        ({"model_type": "bart", "architectures": ["BartForSequenceClassification"],
+          "id2label": {"0": "contradiction", "1": "neutral", "2": "entailment"}}, "text-classification",
+         "NLIZeroShotClassifier"),
+        ({"model_type": "roberta", "architectures": ["RobertaForSequenceClassification"],
+          "id2label": {"0": "negative", "1": "positive"}}, "text-classification", "SupervisedTextClassifier"),
+        ({"model_type": "bert", "architectures": ["BertModel"]}, "text-vectorisation", "SentenceEmbedder"),
+        ({"model_type": "clip"}, "image-vectorisation", "CLIP"),
+        ({"class_name": "ResNetBackbone", "config": {}}, "image-classification", "SupervisedImageClassifier"),
+    ],
+)
+def test_folders_load_with_the_family_of_their_architecture_and_task(tmp_path, config, task, expected):
+    from kerasprop.models.families import class_for
+
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert class_for(str(tmp_path), task).__name__ == expected
+
+
+def test_unknown_architectures_are_named(tmp_path):
+    from kerasprop.models.families import class_for
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "xlnet"}))
+    with pytest.raises(ValueError, match="no model family for the architecture 'xlnet' for the task 'qa'"):
+        class_for(str(tmp_path), "qa")
+    with pytest.raises(ValueError, match="has no config.json"):
+        class_for(str(tmp_path / "missing"), "qa")

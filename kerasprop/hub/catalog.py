@@ -82,7 +82,6 @@ _BART = "kerasprop.models.bart:BartMultiTask"
 _GPT2 = "kerasprop.models.gpt2:GPT2TextGenerator"
 _EMBEDDER = "kerasprop.models.text_embedder:SentenceEmbedder"
 _NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
-_TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
 _CLIP = "kerasprop.models.clip:CLIP"
 _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
 _GENERATIVE = ("summarisation", "emotion", "qa", "text-generation")
@@ -101,11 +100,13 @@ ENTRIES = [
         finetunable_tasks=_GENERATIVE, description="Google's T5 small (60M), multi-task.",
         aliases={"summarisation": ("english-small",)},
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_small_multi",
+        init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
     CatalogEntry(
         "t5-base", _T5, "t5_base_multi", tasks=_GENERATIVE,
         finetunable_tasks=_GENERATIVE, description="Google's T5 base (220M), multi-task.",
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_base_multi",
+        init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
     CatalogEntry(
         "distilgpt2", _GPT2, "hf://distilbert/distilgpt2", tasks=("text-generation",),
@@ -127,27 +128,14 @@ ENTRIES = [
     CatalogEntry(
         "bart-large-mnli", _NLI, "hf://facebook/bart-large-mnli", tasks=("text-classification",),
         description="BART large finetuned on MNLI, for zero-shot classification.",
-        aliases={"text-classification": ("english-large",)}, license="mit",
+        aliases={"text-classification": ("english", "english-base", "english-large")}, license="mit",
         source="Hugging Face facebook/bart-large-mnli (bart converter + head)",
-    ),
-    CatalogEntry(
-        "deberta-base-mnli", _NLI, "hf://MoritzLaurer/DeBERTa-v3-base-mnli", tasks=("text-classification",),
-        description="DeBERTa-v3 base finetuned on MNLI, for zero-shot classification "
-        "(backprop used DeBERTa v1, which keras-hub cannot load).",
-        aliases={"text-classification": ("english", "english-base")}, license="mit",
-        source="Hugging Face MoritzLaurer/DeBERTa-v3-base-mnli (deberta_v3 converter + head)",
     ),
     CatalogEntry(
         "xlmr-large-xnli", _NLI, "hf://joeddav/xlm-roberta-large-xnli", tasks=("text-classification",),
         description="XLM-RoBERTa large finetuned on XNLI: zero-shot classification in 100 languages.",
         aliases={"text-classification": ("multilingual", "multilingual-large")}, languages=("multilingual",),
         license="mit", source="Hugging Face joeddav/xlm-roberta-large-xnli (xlm_roberta converter + head)",
-    ),
-    CatalogEntry(
-        "xlnet-base-cased", _TEXT_CLASSIFIER, "hf://xlnet/xlnet-base-cased", tasks=("text-classification",),
-        finetunable_tasks=("text-classification",),
-        description="XLNet base, backprop's base model for supervised text classification.",
-        license="mit", source="Hugging Face xlnet/xlnet-base-cased",
     ),
     CatalogEntry(
         "all-minilm-l6-v2", _EMBEDDER, "bundled:all-minilm-l6-v2",
@@ -174,7 +162,6 @@ ENTRIES = [
     CatalogEntry(
         "clip", _CLIP, "hf://openai/clip-vit-base-patch32",
         tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
-        finetunable_tasks=("image-vectorisation", "image-text-vectorisation"),
         description="OpenAI CLIP ViT-B/32: zero-shot image classification and image/text vectors.",
         aliases={"image-classification": ("english-base",), "image-vectorisation": ("base",),
                  "image-text-vectorisation": ("english-base",)},

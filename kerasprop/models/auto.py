@@ -17,11 +17,13 @@ class AutoModel:
     """
 
     @staticmethod
-    def from_pretrained(name, aliases=None, **kwargs):
-        """Loads a model by catalog name, alias (from `aliases`), saved name or folder.
+    def from_pretrained(name, aliases=None, task=None, **kwargs):
+        """Loads a model by catalog name, alias (from `aliases`), saved name, folder or handle.
 
         Looks up the catalog, then `aliases` (a dict alias -> catalog name), then
-        models saved with `kerasprop.save` (by name or path). Anything else raises
+        models saved with `kerasprop.save` (by name or path), then preset folders
+        and `hf://`/`kaggle://` handles, loaded with the model family of their
+        architecture that serves `task`. Anything else raises
         `ValueError("Model '<name>' not found")` with close matches.
         """
         if not isinstance(name, str) or not name.strip():
@@ -36,6 +38,10 @@ class AutoModel:
         saved = find_saved(name)
         if saved is not None:
             return load(saved, **kwargs)
+        if os.path.isdir(name) or "://" in name:
+            from kerasprop.models.families import load_preset
+
+            return load_preset(name, task=task, **kwargs)
         close = _catalog.close_matches(name, extra=list(aliases or {}))
         hint = f" Close matches: {close}." if close else ""
         raise ValueError(f"Model '{name}' not found.{hint} See AutoModel.list_models().")

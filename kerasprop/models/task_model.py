@@ -101,7 +101,7 @@ class KerasTaskModel(BaseModel):
         self.check_finetunable(task)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
         if self.preprocessor is not None:
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.preprocessor(x, y, sample_weight))
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.preprocess_samples(x, y, sample_weight))
         y_pred = super(BaseModel, self).__call__(x, training=True)
         return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 

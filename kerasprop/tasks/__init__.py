@@ -65,7 +65,7 @@ class TextClassification(Task):
     """
 
     task = "text-classification"
-    default_model = "deberta-base-mnli"
+    default_model = "bart-large-mnli"
     offline_models = ("all-minilm-l6-v2",)
 
     def __call__(self, text, labels=None, top_k=0):

@@ -49,7 +49,7 @@ class Task:
         if isinstance(model, str):
             from kerasprop.models.auto import AutoModel
 
-            model = AutoModel.from_pretrained(model, aliases=self.aliases(), **load_kwargs)
+            model = AutoModel.from_pretrained(model, aliases=self.aliases(), task=self.task, **load_kwargs)
         if not isinstance(model, BaseModel):
             raise TypeError(
                 f"{type(self).__name__} takes a model name or a kerasprop model, got {describe(model)}."

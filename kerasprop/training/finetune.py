@@ -176,7 +176,7 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     with_variant = {"variant": variant} if variant is not None else {}
     if task in LABEL_KEYS:
         names = _label_names(task, params, train, val)
-        model.pre_finetuning(labels=dict(enumerate(names)), **with_variant)
+        model.pre_finetuning(labels=dict(enumerate(names)))
 
     def examples(indices):
         return model.process_batch(_take(params, indices), task=task, **with_variant, **options)
@@ -189,7 +189,9 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     compile_kwargs = dict(model.finetuning_compile_kwargs(task, variant)) if hasattr(model, "finetuning_compile_kwargs") else {}
 
     def compile_model(target, steps):
-        opt = optimizer if optimizer is not None else default_optimizer(task)
+        # A fresh optimiser per compile: variables made now take the layout of the active distribution.
+        opt = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer)) if optimizer is not None \
+            else default_optimizer(task)
         if steps and steps > 1:
             opt.gradient_accumulation_steps = steps
         target.compile(optimizer=opt, **compile_kwargs)

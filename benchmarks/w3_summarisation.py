@@ -1,0 +1,100 @@
+"""W3: summarisation speed, kerasprop's T5MultiTask vs transformers `generate` (PERFORMANCE.md).
+
+One random T5-small-shaped checkpoint is written once with transformers and
+loaded by both. Batch 8, 256 input tokens, exactly 64 new tokens, greedy and
+4-beam search. Greedy token ids must agree or the figure does not count.
+
+    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3]
+
+Prints one line per measurement and a final ratio line.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+BATCH, INPUT_TOKENS, NEW_TOKENS = 8, 256, 64
+
+
+def write_checkpoint(folder):
+    import sentencepiece
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.T5Config(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8,
+                                   decoder_start_token_id=0)
+    transformers.T5ForConditionalGeneration(config).save_pretrained(folder)
+    # The tokenizer is only loaded; the benchmark feeds token ids.
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(["a summary of the text", "the quick brown fox"] * 50), model_prefix=str(folder / "spiece"),
+        vocab_size=25, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2,
+    )
+
+
+def timed(function, repeats):
+    start = time.perf_counter()
+    result = function()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return result, first, (time.perf_counter() - start) / repeats
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+    import keras
+    import numpy as np
+    import torch
+    import transformers
+
+    from kerasprop.models import T5MultiTask
+    from kerasprop.models.seq2seq import GenerationSettings
+
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="w3-t5-small-"))
+    write_checkpoint(folder)
+    ids = np.random.default_rng(0).integers(3, 32000, size=(BATCH, INPUT_TOKENS)).astype("int32")
+    ids[:, -1] = 1
+    reference = transformers.T5ForConditionalGeneration.from_pretrained(folder).eval()
+    model = T5MultiTask.from_preset(str(folder))
+    model.preprocessor = None  # token ids in, token ids out, as for transformers
+    backend = keras.backend.backend()
+    rate = BATCH * NEW_TOKENS
+    figures = {}
+    for name, beams in (("greedy", 1), ("beam4", 4)):
+        settings = GenerationSettings(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, num_beams=beams)
+        model.compile(sampler=settings.sampler())
+        decoder = np.zeros((BATCH, 1 + NEW_TOKENS), "int32")
+        inputs = {"encoder_token_ids": ids, "encoder_padding_mask": np.ones_like(ids),
+                  "decoder_token_ids": decoder, "decoder_padding_mask": (np.arange(1 + NEW_TOKENS) < 1)[None].repeat(BATCH, 0)}
+        ours, first, steady = timed(lambda: model.generate(dict(inputs), stop_token_ids=(1,)), args.repeats)
+        figures[f"kerasprop {name}"] = rate / steady
+        print(f"kerasprop/{backend} {name}: first call {first:.1f} s, steady {rate / steady:.1f} new tokens/s")
+
+        def hf_generate():
+            with torch.no_grad():
+                return reference.generate(input_ids=torch.tensor(ids).long(), num_beams=beams, do_sample=False,
+                                          min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS)
+
+        theirs, first, steady = timed(hf_generate, args.repeats)
+        figures[f"transformers {name}"] = rate / steady
+        print(f"transformers {name}: first call {first:.1f} s, steady {rate / steady:.1f} new tokens/s")
+        if beams == 1:
+            same = np.array_equal(np.asarray(ours["decoder_token_ids"]), theirs.numpy())
+            print(f"greedy token ids identical: {same}")
+    print(
+        f"ratio kerasprop/{backend} / transformers: greedy {figures['kerasprop greedy'] / figures['transformers greedy']:.2f}x, "
+        f"beam4 {figures['kerasprop beam4'] / figures['transformers beam4']:.2f}x (target >= 1.4x)"
+    )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    main()

@@ -1,0 +1,182 @@
+"""CLIP as a keras-hub `Task`: image and text vectors, and zero-shot image classification."""
+
+import functools
+
+import keras
+import keras_hub
+import numpy as np
+from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
+from keras_hub.src.utils.tensor_utils import preprocessing_function
+
+import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
+from kerasprop.models.image_inputs import to_pixels
+from kerasprop.models.task_model import KerasTaskModel
+
+#: Texts are padded to a multiple of this many tokens, so few shapes get compiled.
+TOKEN_BUCKET = 8
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class CLIPImageTextPreprocessor(keras_hub.models.Preprocessor):
+    """Turns `{"images": ..., "prompts": ...}` (either key optional) into CLIP inputs.
+
+    Images go through a `CLIPImageConverter` (resize and normalise); prompts
+    are tokenised and packed between the start and end tokens.
+
+    Example:
+    >>> import numpy as np
+    >>> preprocessor = CLIPImageTextPreprocessor.from_preset("clip")  # doctest: +SKIP
+    >>> preprocessor({"prompts": ["a photo of a cat"], "images": np.ones((1, 300, 200, 3))})  # doctest: +SKIP
+    """
+
+    backbone_cls = keras_hub.models.CLIPBackbone
+    tokenizer_cls = keras_hub.models.CLIPTokenizer
+    image_converter_cls = keras_hub.layers.CLIPImageConverter
+
+    def __init__(self, tokenizer, image_converter=None, sequence_length=77, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.image_converter = image_converter
+        self.sequence_length = sequence_length
+
+    def build(self, input_shape):
+        self.packer = StartEndPacker(
+            start_value=self.tokenizer.start_token_id,
+            end_value=self.tokenizer.end_token_id,
+            pad_value=self.tokenizer.pad_token_id,
+            sequence_length=self.sequence_length,
+        )
+        self.built = True
+
+    @preprocessing_function
+    def call(self, x, y=None, sample_weight=None, sequence_length=None):
+        out = {}
+        if x.get("images") is not None:
+            out["images"] = self.image_converter(x["images"])
+        if x.get("prompts") is not None:
+            out["token_ids"] = self.packer(self.tokenizer(x["prompts"]), sequence_length=sequence_length)
+        return keras.utils.pack_x_y_sample_weight(out, y, sample_weight)
+
+    def pack_texts(self, texts):
+        """Token ids for a list of strings, padded to the longest (rounded up to `TOKEN_BUCKET`)."""
+        if not self.built:
+            self.build(None)
+        tokens = self.tokenizer(list(texts))
+        longest = max(len(t) for t in tokens) + 2
+        length = min(self.sequence_length, -(-longest // TOKEN_BUCKET) * TOKEN_BUCKET)
+        return keras.ops.convert_to_numpy(self.packer(tokens, sequence_length=length)).astype("int32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(sequence_length=self.sequence_length)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class CLIP(KerasTaskModel, keras_hub.models.Task):
+    """CLIP: image vectors, text vectors, joint vectors and zero-shot image classification.
+
+    Called with `{"images": ..., "token_ids": ...}` it returns the projected
+    `image_embeddings` and `text_embeddings`. As a backprop model it serves
+    "image-vectorisation" and "text-vectorisation" (projected embeddings),
+    "image-text-vectorisation" (both concatenated, then L2-normalised, as
+    backprop did) and "image-classification" (zero-shot: softmax over
+    CLIP's scaled image-label similarities).
+
+    Example:
+    >>> from PIL import Image
+    >>> model = CLIP.from_preset("hf://openai/clip-vit-base-patch32")  # doctest: +SKIP
+    >>> image = Image.new("RGB", (300, 200), "red")
+    >>> model({"image": image, "labels": ["a red square", "a cat"]}, task="image-classification")  # doctest: +SKIP
+    {'a red square': 0.99..., 'a cat': 0.00...}
+    """
+
+    backbone_cls = keras_hub.models.CLIPBackbone
+    preprocessor_cls = CLIPImageTextPreprocessor
+    default_tasks = ("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation")
+    default_description = "CLIP: zero-shot image classification and image, text and joint vectors."
+    #: Images and texts per forward pass.
+    batch_size = 32
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        inputs = {
+            "images": keras.Input(shape=backbone.vision_encoder.image_shape, name="images"),
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+        }
+        outputs = {
+            "image_embeddings": backbone.get_vision_embeddings(inputs["images"]),
+            "text_embeddings": backbone.get_text_embeddings(inputs["token_ids"]),
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    # Towers run one modality each and compile once per input shape. They are
+    # cached outside Keras' attribute tracking: they share the backbone's
+    # weights and are not part of the saved model.
+    @functools.cached_property
+    def image_tower(self):
+        images = keras.Input(shape=self.backbone.vision_encoder.image_shape, name="images")
+        return keras.Model(images, self.backbone.get_vision_embeddings(images), name="image_tower")
+
+    @functools.cached_property
+    def text_tower(self):
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        return keras.Model(token_ids, self.backbone.get_text_embeddings(token_ids), name="text_tower")
+
+    def embed_images(self, images):
+        """Projected embeddings (numpy, `(n, projection_dim)`) of RGB `PIL.Image`s."""
+        pixels = to_pixels(images, self.preprocessor.image_converter)
+        return self._run(self.image_tower, pixels)
+
+    def embed_texts(self, texts):
+        """Projected embeddings (numpy, `(n, projection_dim)`) of strings."""
+        return self._run(self.text_tower, self.preprocessor.pack_texts(texts))
+
+    def _run(self, tower, inputs):
+        chunks = [tower.predict_on_batch(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
+        return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype("float32")
+
+    def predict_image_vectorisation(self, request):
+        return _rows(self.embed_images(request.inputs["image"]), request)
+
+    def predict_text_vectorisation(self, request):
+        return _rows(self.embed_texts(request.inputs["text"]), request)
+
+    def predict_image_text_vectorisation(self, request):
+        joint = np.concatenate(
+            [self.embed_images(request.inputs["image"]), self.embed_texts(request.inputs["text"])], axis=-1
+        )
+        return _rows(joint / np.linalg.norm(joint, axis=-1, keepdims=True), request)
+
+    def predict_image_classification(self, request):
+        label_lists = request.inputs["labels"]
+        missing = [i for i, labels in enumerate(label_lists) if labels is None]
+        if missing:
+            where = f" for image {missing[0]}" if request.batched else ""
+            raise ValueError(
+                f"CLIP classifies zero-shot: 'labels' (a list of label strings) is needed{where}."
+            )
+        images = _normalise(self.embed_images(request.inputs["image"]))
+        vocabulary = list(dict.fromkeys(label for labels in label_lists for label in labels))
+        label_vectors = dict(zip(vocabulary, _normalise(self.embed_texts(vocabulary))))
+        scale = float(np.exp(keras.ops.convert_to_numpy(self.backbone.clip_head.logit_scale)))
+        top_k = request.options["top_k"] or None
+        outputs = []
+        for image, labels in zip(images, label_lists):
+            logits = scale * np.stack([label_vectors[label] for label in labels]) @ image
+            probabilities = np.exp(logits - logits.max())
+            probabilities /= probabilities.sum()
+            order = np.argsort(-probabilities, kind="stable")[:top_k]
+            outputs.append({labels[i]: float(probabilities[i]) for i in order})
+        return outputs
+
+
+def _normalise(vectors):
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def _rows(vectors, request):
+    if request.options.get("return_tensor"):
+        return [keras.ops.convert_to_tensor(v) for v in vectors]
+    return [v.tolist() for v in vectors]

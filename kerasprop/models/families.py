@@ -1,0 +1,119 @@
+"""Which kerasprop class loads a preset: by its saved class, or by its architecture and the task.
+
+A folder saved from a kerasprop class (its `task.json` names the registered
+class) loads with that class. A Hugging Face folder or handle (`config.json`
+with `model_type`) or a keras-hub backbone preset (`config.json` naming the
+backbone class) loads with the family registered for its architecture and the
+requested task; a Hugging Face sequence-classification head picks the
+classifier families.
+"""
+
+import json
+import os
+
+import keras
+
+from kerasprop.schemas.specs import describe
+
+
+class Family:
+    """A kerasprop class, the architectures it loads and the tasks it serves."""
+
+    def __init__(self, model_class, architectures, tasks, head=None, nli=None):
+        self.model_class = model_class
+        self.architectures = tuple(architectures)
+        self.tasks = tuple(tasks)
+        #: Hugging Face architecture suffix the checkpoint must have (e.g. "ForSequenceClassification").
+        self.head = head
+        #: For heads: whether the checkpoint's labels must (True) or must not (False) be NLI labels.
+        self.nli = nli
+
+    def matches(self, config, task):
+        architecture, hf_architectures = architecture_of(config)
+        if architecture not in self.architectures or (task is not None and task not in self.tasks):
+            return False
+        if self.head is None:
+            return True
+        if not any(a.endswith(self.head) for a in hf_architectures):
+            return False
+        labels = {str(v).lower() for v in (config.get("id2label") or {}).values()}
+        return self.nli is None or self.nli == ("entailment" in labels)
+
+    def load_class(self):
+        import importlib
+
+        module, _, name = self.model_class.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+_GENERATIVE = ("summarisation", "emotion", "qa", "text-generation")
+_ENCODERS = ("bert", "roberta", "distilbert", "xlm-roberta", "xlm_roberta", "deberta-v2", "deberta_v3")
+
+#: Most specific first: a checkpoint with a classification head is a classifier before it is an encoder.
+FAMILIES = [
+    Family("kerasprop.models.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, ("text-classification",),
+           head="ForSequenceClassification", nli=True),
+    Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, ("text-classification",),
+           head="ForSequenceClassification", nli=False),
+    Family("kerasprop.models.gpt2:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
+    Family("kerasprop.models.t5:T5MultiTask", ("t5",), _GENERATIVE),
+    Family("kerasprop.models.bart:BartMultiTask", ("bart",), _GENERATIVE),
+    Family("kerasprop.models.text_embedder:SentenceEmbedder", _ENCODERS,
+           ("text-vectorisation", "text-classification")),
+    Family("kerasprop.models.clip:CLIP", ("clip",),
+           ("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation")),
+    Family("kerasprop.models.image_classifier:SupervisedImageClassifier",
+           ("resnet", "efficientnet", "mobilenet", "vgg", "densenet", "cspnet"), ("image-classification",)),
+]
+
+
+def read_config(preset, name="config.json"):
+    """A preset's JSON config (local, cached or fetched by keras-hub), or `None` if it has none."""
+    if os.path.isdir(str(preset)):
+        path = os.path.join(str(preset), name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+    from keras_hub.src.utils.preset_utils import check_file_exists, load_json
+
+    if not check_file_exists(preset, name):
+        return None
+    return load_json(preset, name)
+
+
+def architecture_of(config):
+    """(architecture, Hugging Face architectures) of a config.json."""
+    if "model_type" in config:
+        return config["model_type"], list(config.get("architectures") or [])
+    class_name = str(config.get("class_name") or config.get("registered_name", "")).split(">")[-1]
+    return class_name.removesuffix("Backbone").lower(), []
+
+
+def saved_class(preset):
+    """The registered Keras class named by a preset's task.json, or `None`."""
+    task_config = read_config(preset, "task.json")
+    if not task_config:
+        return None
+    return keras.saving.get_registered_object(task_config.get("registered_name"))
+
+
+def class_for(preset, task=None):
+    """The kerasprop class to load `preset` with for `task`."""
+    cls = saved_class(preset)
+    if cls is not None and hasattr(cls, "predict_task"):
+        return cls
+    config = read_config(preset)
+    if config is None:
+        raise ValueError(f"{describe(preset)} is not a preset: it has no config.json.")
+    for family in FAMILIES:
+        if family.matches(config, task):
+            return family.load_class()
+    architecture, _ = architecture_of(config)
+    for_task = f" for the task '{task}'" if task else ""
+    raise ValueError(f"kerasprop has no model family for the architecture '{architecture}'{for_task}.")
+
+
+def load_preset(preset, task=None, **kwargs):
+    """Loads a folder or handle with the kerasprop class for its architecture and `task`."""
+    return class_for(preset, task).from_preset(preset, **kwargs)

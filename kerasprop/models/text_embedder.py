@@ -1,0 +1,594 @@
+"""Sentence embeddings: `SentenceEmbedder` serves text vectors and zero-shot text classification.
+
+A `SentenceEmbedder` is a keras-hub `TextEmbedder` over any BERT-family
+backbone (BERT, RoBERTa, DistilBERT, XLM-RoBERTa, ...) with the
+sentence-transformers head: masked mean (or CLS, or max) pooling, an optional
+dense projection, and optional L2 normalisation. It loads sentence-transformers
+folders (local or `hf://`), reading `modules.json`, `1_Pooling`, `2_Dense` and
+`sentence_bert_config.json`, as well as its own saved presets.
+
+Inference is fast by construction: texts are tokenised once, sorted by length,
+cut into batches padded to a few length buckets, and each (batch, length)
+bucket runs a function compiled once (`jax.jit`, `tf.function`, or eager
+no-grad torch); the vectors come back in the caller's order.
+
+Zero-shot classification embeds each text and a hypothesis per label ("This
+example is {label}."), and turns cosine similarities into probabilities with a
+softmax at temperature 0.05, i.e. the scale of 20 of the in-batch softmax
+(MultipleNegativesRankingLoss) that sentence-transformers models such as
+all-MiniLM-L6-v2 were trained with.
+"""
+
+import keras
+import keras_hub
+import numpy as np
+from keras import ops
+from keras_hub.src.utils import preset_utils
+from keras_hub.src.utils.tensor_utils import preprocessing_function
+from keras_hub.src.utils.transformers.preset_loader import TransformersPresetLoader
+from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+
+from kerasprop.models.task_model import KerasTaskModel
+from kerasprop.schemas import get_schema
+from kerasprop.schemas.specs import describe
+
+#: Keys of a pair batch in `process_batch` output: both texts are embedded, side by side.
+PAIR_KEYS = ("first", "second")
+POOLING_MODES = ("mean", "cls", "max")
+#: sentence-transformers activation classes -> Keras activations.
+_ACTIVATIONS = {"Tanh": "tanh", "Identity": None, "ReLU": "relu", "GELU": "gelu", "Sigmoid": "sigmoid"}
+
+
+def _bucket_length(length):
+    """Rounds `length` up to a multiple of a quarter of its highest power of two (at least 8).
+
+    Padding stays under a quarter of the length (under 8 tokens below 64) with a
+    handful of buckets, hence few compilations.
+    """
+    step = max(8, 2 ** (int(length).bit_length() - 3))
+    return -(-int(length) // step) * step
+
+
+def _bucket_rows(rows, batch_size):
+    """Pads a batch of `rows` up to a power of two (at most `batch_size`)."""
+    return min(batch_size, 1 << (int(rows) - 1).bit_length())
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class SentenceEmbedderPreprocessor(keras_hub.models.TextEmbedderPreprocessor):
+    """Tokenises and packs text for a `SentenceEmbedder`, whatever its tokenizer.
+
+    As a layer it serves `fit` (and `predict`): strings become `token_ids`,
+    `padding_mask` (and `segment_ids` when the backbone takes them), padded to
+    `sequence_length`. A dict of two string batches (`PAIR_KEYS`) becomes one
+    batch of both, first halves then second halves, for pair losses.
+    For inference, `tokenize` and `bucketed_batches` pad to length buckets instead.
+
+    Args:
+        tokenizer: a keras-hub tokenizer with start, end and pad tokens.
+        sequence_length: the longest sequence, in tokens with start and end.
+        segment_ids: whether the backbone takes `segment_ids`.
+
+    Example:
+    >>> from kerasprop.hub.catalog import bundled_path
+    >>> import keras_hub
+    >>> tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(str(bundled_path("all-minilm-l6-v2")))
+    >>> preprocessor = SentenceEmbedderPreprocessor(tokenizer, sequence_length=16)
+    >>> preprocessor(["A short sentence."])["token_ids"].shape
+    (1, 16)
+    """
+
+    def __init__(self, tokenizer, sequence_length=256, truncate="round_robin", segment_ids=True, **kwargs):
+        super().__init__(tokenizer, sequence_length=sequence_length, truncate=truncate, **kwargs)
+        self.segment_ids = segment_ids
+
+    @preprocessing_function
+    def call(self, x, y=None, sample_weight=None):
+        if isinstance(x, dict):
+            import tensorflow as tf  # tf.data preprocessing, on every backend
+
+            x = tf.concat([x[PAIR_KEYS[0]], x[PAIR_KEYS[1]]], axis=0)
+        return super().call(x, y=y, sample_weight=sample_weight)
+
+    def _format_output(self, token_ids, segment_ids):
+        features = {"token_ids": token_ids, "padding_mask": token_ids != self.tokenizer.pad_token_id}
+        if self.segment_ids:
+            features["segment_ids"] = segment_ids
+        return features
+
+    def tokenize(self, texts):
+        """Token ids of each text, with start and end tokens, truncated to `sequence_length`."""
+        ids = self.tokenizer(list(texts))
+        if hasattr(ids, "to_list"):  # a tf.RaggedTensor on the TensorFlow backend
+            ids = ids.to_list()
+        start, end = self.tokenizer.start_token_id, self.tokenizer.end_token_id
+        keep = self.sequence_length - 2
+        return [np.asarray([start, *list(t)[:keep], end], dtype="int32") for t in ids]
+
+    def bucketed_batches(self, token_ids, batch_size):
+        """Yields `(positions, features)`: batches of similar length, padded to buckets.
+
+        `positions` index `token_ids`; features have a power-of-two number of
+        rows (repeats of the last row fill the gap) and a bucketed length.
+        """
+        lengths = np.array([len(t) for t in token_ids])
+        order = np.argsort(-lengths, kind="stable")
+        pad = self.tokenizer.pad_token_id
+        for begin in range(0, len(order), batch_size):
+            positions = order[begin : begin + batch_size]
+            rows = np.concatenate(
+                [positions, np.repeat(positions[-1], _bucket_rows(len(positions), batch_size) - len(positions))]
+            )
+            width = min(_bucket_length(lengths[positions[0]]), self.sequence_length)
+            ids = np.full((len(rows), width), pad, dtype="int32")
+            mask = np.zeros((len(rows), width), dtype="int32")
+            for row, position in enumerate(rows):
+                ids[row, : lengths[position]] = token_ids[position]
+                mask[row, : lengths[position]] = 1
+            features = {"token_ids": ids, "padding_mask": mask}
+            if self.segment_ids:
+                features["segment_ids"] = np.zeros_like(ids)
+            yield positions, features
+
+    def get_config(self):
+        config = super().get_config()
+        config["segment_ids"] = self.segment_ids
+        return config
+
+
+def pool(sequence, padding_mask, mode):
+    """Pools token vectors `(batch, length, dim)` into one vector per text, ignoring padding."""
+    if mode == "cls":
+        return sequence[:, 0, :]
+    mask = ops.expand_dims(ops.cast(padding_mask, sequence.dtype), -1)
+    if mode == "max":
+        return ops.max(ops.where(mask > 0, sequence, ops.cast(-1e9, sequence.dtype)), axis=1)
+    return ops.sum(sequence * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1e-9)
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
+    """Sentence vectors and embedding zero-shot text classification.
+
+    Tasks: "text-vectorisation" (a list of floats per text, or a tensor with
+    `return_tensor=True`) and "text-classification" (zero-shot: label ->
+    probability, most probable first). Finetunable for "text-vectorisation"
+    (variants "triplet" and "cosine_similarity").
+
+    Args:
+        backbone: a keras-hub BERT-family backbone.
+        preprocessor: a `SentenceEmbedderPreprocessor` or `None`.
+        pooling_mode: "mean" (masked mean, the default), "cls" or "max".
+        projection_dim: size of a dense projection after pooling (`None`: none).
+        projection_activation: activation of the projection.
+        projection_bias: whether the projection has a bias.
+        normalize: whether vectors are L2-normalised.
+        hypothesis_template: zero-shot hypothesis; `{label}` is replaced by the label.
+        temperature: zero-shot softmax temperature over cosine similarities.
+
+    Example:
+    >>> from kerasprop.models import AutoModel
+    >>> model = AutoModel.from_pretrained("all-minilm-l6-v2")
+    >>> len(model({"text": "kerasprop turns text into vectors"}, task="text-vectorisation"))
+    384
+    >>> scores = model({"text": "I burnt the onions", "labels": ["cooking", "sport"]}, task="text-classification")
+    >>> list(scores)[0]
+    'cooking'
+    """
+
+    default_tasks = ("text-vectorisation", "text-classification")
+    default_description = "Sentence vectors and embedding zero-shot text classification."
+    finetunable_tasks = ("text-vectorisation",)
+    #: Texts per compiled forward pass at inference.
+    batch_size = 32
+
+    def __init__(
+        self,
+        backbone,
+        preprocessor=None,
+        pooling_mode="mean",
+        projection_dim=None,
+        projection_activation="tanh",
+        projection_bias=True,
+        normalize=True,
+        hypothesis_template="This example is {label}.",
+        temperature=0.05,
+        **kwargs,
+    ):
+        if pooling_mode not in POOLING_MODES:
+            raise ValueError(f"'pooling_mode' must be one of {POOLING_MODES}, got {describe(pooling_mode)}.")
+        _check_template(hypothesis_template)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+            raise ValueError(f"'temperature' must be a positive number, got {describe(temperature)}.")
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.projection = None
+        if projection_dim:
+            self.projection = keras.layers.Dense(
+                projection_dim,
+                activation=projection_activation,
+                use_bias=projection_bias,
+                dtype=backbone.dtype_policy,
+                name="projection",
+            )
+
+        # === Functional Model ===
+        inputs = backbone.input
+        outputs = backbone(inputs)
+        sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+        vectors = pool(sequence, inputs["padding_mask"], pooling_mode)
+        if self.projection is not None:
+            vectors = self.projection(vectors)
+        if normalize:
+            vectors = ops.normalize(vectors, axis=-1)
+        super().__init__(inputs=inputs, outputs=vectors, **kwargs)
+
+        # === Config ===
+        self.pooling_mode = pooling_mode
+        self.projection_dim = projection_dim
+        self.projection_activation = projection_activation
+        self.projection_bias = projection_bias
+        self.normalize = normalize
+        self.hypothesis_template = hypothesis_template
+        self.temperature = float(temperature)
+        self._forward = None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            pooling_mode=self.pooling_mode,
+            projection_dim=self.projection_dim,
+            projection_activation=self.projection_activation,
+            projection_bias=self.projection_bias,
+            normalize=self.normalize,
+            hypothesis_template=self.hypothesis_template,
+            temperature=self.temperature,
+        )
+        return config
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Loads a saved `SentenceEmbedder`, a sentence-transformers folder or a backbone preset.
+
+        Sentence-transformers settings (pooling, projection, normalisation,
+        maximum length) come from the folder; keyword arguments override them.
+        """
+        preset = str(preset)
+        loader = preset_utils.get_preset_loader(preset)
+        if _is_saved(preset, cls):
+            return loader.load_task(cls, load_weights, True, **kwargs)
+        settings = _sentence_transformers_settings(preset)
+        projection = settings.pop("projection", None)
+        backbone = _load_backbone(loader, preset, load_weights)
+        tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
+        preprocessor = SentenceEmbedderPreprocessor(
+            tokenizer,
+            sequence_length=min(settings.pop("sequence_length", None) or np.inf, backbone.max_sequence_length),
+            segment_ids="segment_ids" in backbone.input,
+        )
+        model = cls(backbone=backbone, preprocessor=preprocessor, **{**settings, **kwargs})
+        if projection is not None and load_weights and model.projection is not None:
+            _load_projection(model.projection, preset, projection)
+        return model
+
+    # --- inference -----------------------------------------------------------------
+
+    def encode_text(self, text, batch_size=None, normalize=None):
+        """Vectors of a string or a list of strings, as a numpy array `(texts, dim)`.
+
+        Tokenises once, runs length-sorted batches padded to buckets through a
+        forward pass compiled once per bucket, and restores the input order.
+        `normalize=True` L2-normalises vectors of a model that does not.
+        """
+        texts = [text] if isinstance(text, str) else list(text)
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"encode_text takes a string or a list of strings, got an item {describe(bad)}.")
+        if self.preprocessor is None:
+            raise ValueError("encode_text needs a preprocessor; this SentenceEmbedder has none.")
+        token_ids = self.preprocessor.tokenize(texts)
+        vectors = np.empty((len(texts), self.output.shape[-1]), dtype="float32")
+        forward = self._compiled_forward()
+        for positions, features in self.preprocessor.bucketed_batches(token_ids, batch_size or self.batch_size):
+            vectors[positions] = ops.convert_to_numpy(forward(features))[: len(positions)]
+        if normalize and not self.normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+        return vectors
+
+    def _compiled_forward(self):
+        """`features -> vectors`, compiled once per input shape (the backend seam)."""
+        if self._forward is None:
+            self._forward = _compile_forward(self)
+        return self._forward
+
+    def predict_text_vectorisation(self, request):
+        vectors = self.encode_text(request.inputs["text"])
+        if request.options["return_tensor"]:
+            return list(ops.convert_to_tensor(vectors))
+        return [v.tolist() for v in vectors]
+
+    def predict_text_classification(self, request):
+        texts, label_lists = request.inputs["text"], request.inputs["labels"]
+        for i, labels in enumerate(label_lists):
+            if labels is None:
+                where = f" for text {i}" if request.batched else ""
+                raise ValueError(
+                    f"Zero-shot text classification with '{self.name}' needs 'labels'{where}: "
+                    "give a list of labels (one list for all texts, or one per text)."
+                )
+        distinct = list(dict.fromkeys(label for labels in label_lists for label in labels))
+        hypotheses = [self.hypothesis_template.format(label=label) for label in distinct]
+        vectors = self.encode_text(texts + hypotheses, normalize=True).astype("float64")
+        text_vectors, label_vectors = vectors[: len(texts)], vectors[len(texts) :]
+        index = {label: i for i, label in enumerate(distinct)}
+        top_k = request.options["top_k"]
+        results = []
+        for vector, labels in zip(text_vectors, label_lists):
+            logits = label_vectors[[index[label] for label in labels]] @ vector / self.temperature
+            probabilities = np.exp(logits - logits.max())
+            probabilities /= probabilities.sum()
+            ranked = sorted(zip(labels, probabilities.tolist()), key=lambda pair: -pair[1])
+            results.append(dict(ranked[:top_k] if top_k else ranked))
+        return results
+
+    # --- finetuning ------------------------------------------------------------------
+
+    def process_batch(self, params, task="text-vectorisation", variant=None, seed=0, **options):
+        """Turns validated finetuning params into `(x, y)` for `fit`.
+
+        `x` is a pair batch `{"first": texts, "second": texts}` (the
+        preprocessor embeds both halves in one pass). "cosine_similarity": the
+        pairs as given, `y` the target similarity. "triplet": each text is
+        paired with a positive drawn from its own group (itself if it is alone),
+        `y` the group; the loss finds negatives among the batch's other groups.
+        """
+        self.check_finetunable(task)
+        variant = variant or get_schema(task).default_variant
+        if variant == "cosine_similarity":
+            first, second = list(params["texts1"]), list(params["texts2"])
+            return {PAIR_KEYS[0]: first, PAIR_KEYS[1]: second}, np.asarray(params["similarity_scores"], "float32")
+        texts, groups = list(params["texts"]), np.asarray(params["groups"])
+        rng = np.random.default_rng(seed)
+        positives = []
+        for i, group in enumerate(groups):
+            others = np.flatnonzero((groups == group) & (np.arange(len(groups)) != i))
+            positives.append(texts[rng.choice(others)] if len(others) else texts[i])
+        return {PAIR_KEYS[0]: texts, PAIR_KEYS[1]: positives}, groups.astype("float32")
+
+    def finetuning_compile_kwargs(self, task="text-vectorisation", variant=None):
+        """The loss to compile with for a finetuning variant."""
+        self.check_finetunable(task)
+        variant = variant or get_schema(task).default_variant
+        return {"loss": CosineSimilarityLoss() if variant == "cosine_similarity" else SemiHardTripletLoss()}
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class CosineSimilarityLoss(keras.losses.Loss):
+    """Squared error between each pair's cosine similarity and its target score.
+
+    `y_pred` holds the vectors of a pair batch: first texts, then second texts.
+
+    Example:
+    >>> import numpy as np
+    >>> loss = CosineSimilarityLoss()
+    >>> float(loss(np.array([1.0]), np.array([[1.0, 0.0], [0.0, 2.0]])))
+    1.0
+    """
+
+    def __init__(self, name="cosine_similarity_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        first, second = ops.split(y_pred, 2, axis=0)
+        similarity = ops.sum(ops.normalize(first, axis=-1) * ops.normalize(second, axis=-1), axis=-1)
+        return ops.square(similarity - ops.reshape(y_true, (-1,)))
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class SemiHardTripletLoss(keras.losses.Loss):
+    """Semi-hard triplet loss on cosine distance (1 - cosine similarity).
+
+    For every (anchor, positive) of the same group in the batch, the negative
+    is the closest one farther than the positive (semi-hard), or the farthest
+    negative when none is; the loss is `max(d(a, p) - d(a, n) + margin, 0)`,
+    averaged over pairs that have a negative. `y_true` holds the group of each
+    pair of a pair batch (`y_pred`: first texts, then second texts).
+
+    Example:
+    >>> import numpy as np
+    >>> loss = SemiHardTripletLoss(margin=0.5)
+    >>> vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]])
+    >>> round(float(loss(np.array([0.0, 1.0]), vectors)), 4)
+    0.0
+    """
+
+    def __init__(self, margin=0.5, name="semi_hard_triplet_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.margin = margin
+
+    def call(self, y_true, y_pred):
+        groups = ops.reshape(y_true, (-1,))
+        groups = ops.concatenate([groups, groups], axis=0)
+        vectors = ops.normalize(y_pred, axis=-1)
+        distance = 1.0 - ops.matmul(vectors, ops.transpose(vectors))
+        same = ops.equal(groups[:, None], groups[None, :])
+        positive = ops.logical_and(same, ops.logical_not(ops.eye(ops.shape(groups)[0], dtype="bool")))
+        negative = ops.logical_not(same)
+        d_ap, d_an = distance[:, :, None], distance[:, None, :]  # (anchor, positive, negative)
+        farther = ops.logical_and(negative[:, None, :], d_an > d_ap)
+        semi_hard = ops.min(ops.where(farther, d_an, 4.0), axis=-1)
+        hardest = ops.max(ops.where(negative, distance, -4.0), axis=-1)[:, None]
+        chosen = ops.where(ops.any(farther, axis=-1), semi_hard, hardest)
+        valid = ops.logical_and(positive, ops.any(negative, axis=-1)[:, None])
+        losses = ops.where(valid, ops.relu(distance - chosen + self.margin), 0.0)
+        return ops.sum(losses) / ops.maximum(ops.sum(ops.cast(valid, losses.dtype)), 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
+
+
+def _check_template(template):
+    if not isinstance(template, str) or "{label}" not in template:
+        raise ValueError(f"'hypothesis_template' must be a string containing '{{label}}', got {describe(template)}.")
+    try:
+        template.format(label="x")
+    except (IndexError, KeyError, ValueError) as error:
+        raise ValueError(f"'hypothesis_template' {template!r} is not a valid format string: {error}.") from None
+
+
+def _compile_forward(model):
+    """A `features -> vectors` function for inference, compiled once per input shape.
+
+    JAX: `jax.jit` of the stateless call, fed the current variable values;
+    TensorFlow: a `tf.function`; torch: the eager model under `no_grad`.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        @jax.jit
+        def forward(trainable, non_trainable, features):
+            return model.stateless_call(trainable, non_trainable, features)[0]
+
+        return lambda features: forward(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            features,
+        )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda features: model(features, training=False))
+    if backend == "torch":
+        import torch
+
+        def forward(features):
+            with torch.no_grad():
+                return model({k: ops.convert_to_tensor(v) for k, v in features.items()}, training=False)
+
+        return forward
+    return lambda features: model(features, training=False)
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def _is_saved(preset, cls):
+    """Whether `preset` holds a Keras task config of `cls` (or a subclass)."""
+    if not preset_utils.check_file_exists(preset, preset_utils.TASK_CONFIG_FILE):
+        return False
+    config = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
+    try:
+        return issubclass(preset_utils.check_config_class(config), cls)
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def _modules(preset):
+    """The sentence-transformers modules of a folder: `(class name, path)` pairs, or `[]`."""
+    if not preset_utils.check_file_exists(preset, "modules.json"):
+        return []
+    return [(m["type"].rsplit(".", 1)[-1], m.get("path", "")) for m in preset_utils.load_json(preset, "modules.json")]
+
+
+def _sentence_transformers_settings(preset):
+    """SentenceEmbedder arguments from a sentence-transformers folder (none for other presets)."""
+    modules = _modules(preset)
+    if not modules:
+        return {}
+    settings = {"normalize": any(name == "Normalize" for name, _ in modules)}
+    settings["sequence_length"] = _max_seq_length(preset)
+    for name, path in modules:
+        if name == "Pooling":
+            settings["pooling_mode"] = _pooling_mode(preset_utils.load_json(preset, f"{path}/config.json"))
+        elif name == "Dense":
+            if settings.get("projection"):
+                raise ValueError(f"The sentence-transformers model at {preset!r} has several Dense modules; one is supported.")
+            config = preset_utils.load_json(preset, f"{path}/config.json")
+            activation = config.get("activation_function", "torch.nn.modules.activation.Tanh").rsplit(".", 1)[-1]
+            if activation not in _ACTIVATIONS or config.get("use_residual"):
+                raise ValueError(f"Unsupported Dense module in {preset!r}: activation {activation!r}.")
+            settings.update(
+                projection_dim=config["out_features"],
+                projection_activation=_ACTIVATIONS[activation],
+                projection_bias=config.get("bias", True),
+                projection=path,
+            )
+        elif name not in ("Transformer", "Normalize"):
+            raise ValueError(f"The sentence-transformers module {name!r} in {preset!r} is not supported.")
+    return settings
+
+
+def _max_seq_length(preset):
+    """sentence-transformers' `max_seq_length`, or (since v5) the tokenizer's `model_max_length`."""
+    for file, key in (("sentence_bert_config.json", "max_seq_length"), ("tokenizer_config.json", "model_max_length")):
+        if preset_utils.check_file_exists(preset, file):
+            length = preset_utils.load_json(preset, file).get(key)
+            if isinstance(length, int) and length < 1_000_000:  # transformers writes 1e30 for "no limit"
+                return length
+    return None
+
+
+def _pooling_mode(config):
+    """The pooling mode of a `1_Pooling/config.json`, old (flags) or new (`pooling_mode`) style."""
+    mode = config.get("pooling_mode")
+    if mode is None:
+        flags = [m for m in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens") if config.get(f"pooling_mode_{m}")]
+        mode = {"cls_token": "cls", "mean_tokens": "mean", "max_tokens": "max"}.get(flags[0] if len(flags) == 1 else "", flags)
+    if mode not in POOLING_MODES:
+        raise ValueError(f"Unsupported sentence-transformers pooling {mode!r}; supported: {POOLING_MODES}.")
+    return mode
+
+
+class _BareModelSafetensorLoader(SafetensorLoader):
+    """Also reads checkpoints of bare `RobertaModel`/`DistilBertModel`s, whose keys lack the
+    `roberta.`/`distilbert.` prefix that keras-hub's converters ask for (sentence-transformers saves these)."""
+
+    def get_prefixed_key(self, hf_weight_key, dict_like):
+        bare = hf_weight_key.partition(".")[2]
+        if hf_weight_key not in dict_like.keys() and bare in dict_like.keys():
+            return bare
+        return super().get_prefixed_key(hf_weight_key, dict_like)
+
+
+def _load_backbone(loader, preset, load_weights):
+    if not isinstance(loader, TransformersPresetLoader):
+        return keras_hub.models.Backbone.from_preset(preset, load_weights=load_weights)
+    backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=False)
+    if load_weights:
+        with _BareModelSafetensorLoader(preset) as weights:
+            loader.converter.convert_weights(backbone, weights, loader.config)
+            if loader.config["model_type"] == "roberta":
+                _fold_token_type_embedding(backbone, weights)
+    return backbone
+
+
+def _fold_token_type_embedding(backbone, weights):
+    """Adds RoBERTa's `token_type_embeddings[0]` to the position embeddings.
+
+    Hugging Face adds it to every token; keras-hub's RoBERTa converter drops it
+    (its XLM-RoBERTa converter folds it in like this). It is zero in roberta-base
+    but not in models trained further, such as msmarco-distilroberta-base-v2.
+    """
+    positions = backbone.embeddings.position_embedding.position_embeddings
+    token_type = weights.get_tensor("roberta.embeddings.token_type_embeddings.weight")[0]
+    positions.assign(ops.convert_to_numpy(positions) + token_type)
+
+
+def _load_projection(layer, preset, path):
+    """Loads the sentence-transformers `Dense` module in `path` (`linear.weight`, `linear.bias`) into `layer`."""
+    if preset_utils.check_file_exists(preset, f"{path}/model.safetensors"):
+        from safetensors.numpy import load_file
+
+        state = load_file(preset_utils.get_file(preset, f"{path}/model.safetensors"))
+    else:
+        import torch  # older sentence-transformers folders only have pytorch_model.bin
+
+        state = {
+            k: v.numpy()
+            for k, v in torch.load(
+                preset_utils.get_file(preset, f"{path}/pytorch_model.bin"), map_location="cpu", weights_only=True
+            ).items()
+        }
+    layer.set_weights([state["linear.weight"].T] + ([state["linear.bias"]] if layer.use_bias else []))

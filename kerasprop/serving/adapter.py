@@ -1,0 +1,365 @@
+"""`DeepaasModel`: the DEEPaaS V2 model API for any kerasprop task and model.
+
+DEEPaaS finds the adapter through the `deepaas.v2.model` entry point
+(`kerasprop.serving.adapter:model`), which is built from the environment:
+`KERASPROP_TASK` (the task string), `KERASPROP_MODEL` (a catalog name, alias,
+saved name or folder; the task's first catalog model when unset) and
+`KERASPROP_ALLOW_PICKLE=1` to serve models saved as dill pickles.
+
+DEEPaaS runs `warm`, `predict` and `train` in spawned worker processes and
+pickles the adapter on every call, so the adapter holds only its settings; the
+model lives in a per-process cache and is loaded on first use when `warm` was
+skipped.
+
+Example:
+>>> from kerasprop.serving import DeepaasModel
+>>> adapter = DeepaasModel("text-vectorisation", "all-minilm-l6-v2")
+>>> adapter.get_metadata()["license"]
+'apache-2.0'
+>>> sorted(adapter.get_predict_args())
+['text']
+"""
+
+import csv
+import io
+import json
+import os
+
+from aiohttp import web
+
+from kerasprop.hub import catalog
+from kerasprop.schemas import BATCH, ITEM, Field, get_schema
+from kerasprop.schemas.specs import Integer, Number, Text, describe
+from kerasprop.serving import fields
+from kerasprop.training import finetune
+
+ENTRY_POINT = "kerasprop"
+TASK_VARIABLE = "KERASPROP_TASK"
+MODEL_VARIABLE = "KERASPROP_MODEL"
+PICKLE_VARIABLE = "KERASPROP_ALLOW_PICKLE"
+
+#: The training engine's options, offered beside the task's finetuning options.
+TRAINING_OPTIONS = (
+    Field("epochs", Integer(minimum=1), default=20, description="passes over the training data"),
+    Field(
+        "validation_split",
+        Number(minimum=0.0, maximum=0.9),
+        default=0.15,
+        description="share of the examples held out to measure validation loss",
+    ),
+    Field("batch_size", Integer(minimum=1), description="examples per step (default: the engine's choice)"),
+    Field("save_name", Text(), description="name to save the finetuned model under (default: '<model>-finetuned')"),
+)
+
+#: Models loaded in this process, by (model, allow_pickle).
+_MODELS = {}
+
+
+class InvalidInput(web.HTTPUnprocessableEntity):
+    """A 422 answer naming what was wrong; it survives the trip back from a DEEPaaS worker."""
+
+    def __init__(self, message):
+        super().__init__(text=json.dumps({"message": message}), content_type="application/json")
+        self.message = message
+
+    def __reduce__(self):
+        return type(self), (self.message,)
+
+    def __str__(self):
+        return self.message
+
+
+class DeepaasModel:
+    """Serves one kerasprop task with one model through the DEEPaaS V2 model API.
+
+    Args:
+        task: the task string, e.g. `"text-vectorisation"`.
+        model: a catalog name, alias, saved name or folder; the task's first
+            catalog model when `None`.
+        allow_pickle: serve a model saved as a dill pickle (unpickling runs code).
+        max_items: most inputs in one predict request.
+        max_text_length: most characters in one string of a predict request.
+
+    Example:
+    >>> adapter = DeepaasModel("text-classification", "bart-large-mnli")
+    >>> adapter.get_predict_args()["top_k"].load_default
+    0
+    """
+
+    def __init__(self, task, model=None, allow_pickle=False, max_items=64, max_text_length=100_000):
+        self.task_schema = get_schema(task)
+        self.task = task
+        self.model_name = model if model is not None else default_model(task)
+        if not isinstance(self.model_name, str) or not self.model_name.strip():
+            raise TypeError(f"'model' must be a model name or folder, got {describe(self.model_name)}.")
+        tasks = declared_tasks(self.model_name)
+        if task not in tasks:
+            raise ValueError(f"Model '{self.model_name}' does not serve '{task}'; its tasks are {list(tasks)}.")
+        self.allow_pickle = bool(allow_pickle)
+        self.max_items = max_items
+        self.max_text_length = max_text_length
+
+    @classmethod
+    def from_environment(cls, environ=None):
+        """The adapter that `KERASPROP_TASK`, `KERASPROP_MODEL` and `KERASPROP_ALLOW_PICKLE` describe."""
+        environ = os.environ if environ is None else environ
+        model = environ.get(MODEL_VARIABLE) or None
+        task = environ.get(TASK_VARIABLE) or (model and _only_task(model))
+        if not task:
+            raise ValueError(
+                f"Set {TASK_VARIABLE} to the task to serve (e.g. 'text-vectorisation'), "
+                f"and {MODEL_VARIABLE} to the model (default: the task's first catalog model)."
+            )
+        return cls(task, model, allow_pickle=environ.get(PICKLE_VARIABLE, "") in ("1", "true", "yes"))
+
+    def environment(self):
+        """The environment variables that describe this adapter (for `from_environment`)."""
+        return {
+            TASK_VARIABLE: self.task,
+            MODEL_VARIABLE: self.model_name,
+            PICKLE_VARIABLE: "1" if self.allow_pickle else "0",
+        }
+
+    def __repr__(self):
+        return f"<DeepaasModel task={self.task!r} model={self.model_name!r}>"
+
+    # DEEPaaS pickles the adapter for every call: keep it to its settings.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["task_schema"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.task_schema = get_schema(self.task)
+
+    @property
+    def model(self):
+        """The served model, loaded once per process."""
+        key = (self.model_name, self.allow_pickle)
+        if key not in _MODELS:
+            _MODELS[key] = self.load_model()
+        return _MODELS[key]
+
+    def load_model(self):
+        """Loads a fresh copy of the served model."""
+        from kerasprop.hub.io import load
+        from kerasprop.models import AutoModel
+
+        if catalog.find_entry(self.model_name) is None and self.allow_pickle:
+            return load(self.model_name, allow_pickle=True)
+        return AutoModel.from_pretrained(self.model_name)
+
+    # The DEEPaaS V2 model API.
+
+    def get_metadata(self):
+        """id, name, description, license, author, version, url and links of the served model."""
+        import kerasprop
+
+        meta = {
+            "id": self.model_name,
+            "name": self.model_name,
+            "description": f"{self.task_schema.description} (kerasprop task '{self.task}')",
+            "version": kerasprop.__version__,
+            "author": "kerasprop",
+        }
+        entry = catalog.find_entry(self.model_name)
+        if entry is not None:
+            meta.update(name=entry.name, description=f"{entry.description} Serves '{self.task}'.",
+                        license=entry.license, **_origin(entry.handle))
+        else:
+            saved = _saved_config(self.model_name)
+            details = saved.get("details") or {}
+            meta.update({k: saved[k] for k in ("name", "description") if saved.get(k)})
+            meta.update({k: details[k] for k in ("license", "author", "url") if isinstance(details.get(k), str)})
+        if "url" in meta:
+            meta["links"] = [{"rel": "source", "href": meta["url"], "type": "text/html"}]
+        return meta
+
+    def get_predict_args(self):
+        """The predict arguments, derived from the task schema."""
+        return fields.predict_arguments(self.task_schema, self.max_items, self.max_text_length)
+
+    def get_train_args(self):
+        """The train arguments: the params file, the variant and the finetuning options."""
+        return fields.train_arguments(self.task_schema, TRAINING_OPTIONS)
+
+    @property
+    def schema(self):
+        """The marshmallow schema of a predict response."""
+        return fields.response_schema(self.task_schema)
+
+    def warm(self):
+        """Loads the model into this worker's cache."""
+        self.model  # noqa: B018 (loading is the point)
+
+    def predict(self, **kwargs):
+        """Answers one request: `{"task", "model", "predictions": [one per input]}`."""
+        task_input = self.task_input(kwargs)
+        try:
+            outputs = self.model(task_input, task=self.task)
+        except (TypeError, ValueError) as error:
+            raise InvalidInput(str(error)) from None
+        predictions = [outputs] if fields.uploads_inputs(self.task_schema) else outputs
+        return {"task": self.task, "model": self.model.name, "predictions": predictions}
+
+    def task_input(self, arguments):
+        """The task input dict of parsed predict arguments (uploaded files are read and removed)."""
+        from deepaas.model.v2.wrapper import UploadedFile
+
+        task_input = {
+            k: _read_upload(v) if isinstance(v, UploadedFile) else v for k, v in arguments.items() if v is not None
+        }
+        size = max((len(task_input[f.key]) for f in self.task_schema.fields
+                    if f.role == BATCH and isinstance(task_input.get(f.key), list)), default=None)
+        if size is not None:  # a batch: per-input values apply to every input
+            for field in self.task_schema.fields:
+                if field.role == ITEM and field.key in task_input:
+                    task_input[field.key] = [task_input[field.key]] * size
+        return task_input
+
+    def train(self, **kwargs):
+        """Finetunes a fresh copy of the model on the uploaded params and saves it.
+
+        Returns where the model was saved and the last value of each loss.
+        """
+        from kerasprop.hub.io import save
+        from kerasprop.models.base import check_name
+
+        data = kwargs.pop("data")
+        variant = kwargs.pop("variant", None)
+        save_name = kwargs.pop("save_name", None)
+        training = {k: kwargs.pop(k, None) for k in ("epochs", "validation_split", "batch_size")}
+        params = read_params(data, self.task_schema.variant(variant))
+        try:
+            if save_name is not None:
+                check_name(save_name)
+            model = self.load_model()
+            model.check_finetunable(self.task)
+            options = {k: v for k, v in {**training, **kwargs}.items() if v is not None}
+            history = finetune(model, params, self.task, variant=variant, verbose=0, **options)
+        except (TypeError, ValueError) as error:
+            raise InvalidInput(str(error)) from None
+        name = save_name or f"{model.name}-finetuned"
+        path = save(model, name=name)
+        final = {key: float(values[-1]) for key, values in history.history.items()}
+        return {
+            "name": name,
+            "saved_to": path,
+            "epochs": len(history.epoch),
+            "losses": {k: v for k, v in final.items() if k.endswith("loss")},
+            "metrics": {k: v for k, v in final.items() if not k.endswith("loss")},
+        }
+
+
+def read_params(upload, finetune_schema):
+    """Finetuning params from an uploaded JSON (key -> list) or CSV (one column per key) file.
+
+    `upload` is a `kerasprop.serving.fields.UploadedText`; a `.csv` name or a
+    CSV content type selects CSV, anything else is read as JSON.
+    """
+    is_csv = str(upload).lower().endswith(".csv") or "csv" in upload.content_type
+    if is_csv:
+        return _params_from_csv(upload.text, finetune_schema)
+    try:
+        params = json.loads(upload.text)
+    except ValueError as error:
+        raise InvalidInput(f"'data' is not valid JSON ({error}); upload a JSON object of lists or a .csv file.") from None
+    if not isinstance(params, dict):
+        raise InvalidInput(f"'data' must hold a JSON object of key -> list, got {describe(params)}.")
+    return params
+
+
+def _params_from_csv(text, finetune_schema):
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows:
+        raise InvalidInput("'data' holds no CSV rows: give a header of keys and one row per example.")
+    specs = {f.key: f.spec for f in finetune_schema.fields}
+    columns = [c for c in rows[0] if c]
+    unknown = [c for c in columns if c not in specs]
+    if unknown:
+        raise InvalidInput(f"'data' has unknown column(s) {unknown}; the keys are {sorted(specs)}.")
+    return {c: [_cell(specs[c].item, row[c]) for row in rows] for c in columns}
+
+
+def _cell(spec, cell):
+    """A CSV cell as the value a spec expects: text stays text, anything else is read as JSON when it parses."""
+    if cell is None or isinstance(spec, Text):
+        return cell
+    try:
+        return json.loads(cell)
+    except ValueError:
+        return cell
+
+
+def _read_upload(upload):
+    """The bytes of a file DEEPaaS uploaded for predict; its temporary file is removed."""
+    try:
+        with open(upload.filename, "rb") as f:
+            return f.read()
+    finally:
+        try:
+            os.remove(upload.filename)
+        except FileNotFoundError:
+            pass
+
+
+def default_model(task):
+    """The first catalog model that serves `task`."""
+    for entry in catalog.all_entries().values():
+        if task in entry.tasks:
+            return entry.name
+    raise ValueError(f"No catalog model serves '{task}'; name one with {MODEL_VARIABLE} or --model.")
+
+
+def declared_tasks(model):
+    """The tasks a catalog or saved model declares, without loading it; `ValueError` if there is no such model."""
+    entry = catalog.find_entry(model)
+    if entry is not None:
+        return tuple(entry.tasks)
+    saved = _saved_config(model)
+    if not saved:
+        close = catalog.close_matches(model)
+        hint = f" Close matches: {close}." if close else ""
+        raise ValueError(
+            f"Model '{model}' not found: name a catalog model, or a model saved with kerasprop.save "
+            f"(by name or folder).{hint}"
+        )
+    return tuple(saved.get("tasks", ()))
+
+
+def _only_task(model):
+    """The task of a model that serves exactly one."""
+    tasks = declared_tasks(model)
+    return tasks[0] if len(tasks) == 1 else None
+
+
+def _saved_config(name):
+    """The `kerasprop.json` of a saved model, or `{}`."""
+    from kerasprop.hub.io import CONFIG_FILE, find_saved
+
+    folder = find_saved(name)
+    if folder is None:
+        return {}
+    with open(folder / CONFIG_FILE) as f:
+        return json.load(f)
+
+
+def _origin(handle):
+    """Author and URL of where a catalog model's weights come from."""
+    if handle.startswith("hf://"):
+        repo = handle[len("hf://"):]
+        return {"author": repo.split("/")[0], "url": f"https://huggingface.co/{repo}"}
+    if handle.startswith("kaggle://"):
+        owner = handle[len("kaggle://"):].split("/")[0]
+        return {"author": owner, "url": f"https://www.kaggle.com/models/{handle[len('kaggle://'):]}"}
+    if handle.startswith("bundled:"):
+        return {"author": "kerasprop"}
+    return {"author": "Keras team", "url": "https://keras.io/keras_hub/presets/"}
+
+
+def __getattr__(name):
+    # The entry point `kerasprop.serving.adapter:model`, built when DEEPaaS loads it.
+    if name == "model":
+        return DeepaasModel.from_environment()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,367 @@
+"""The DEEPaaS adapter: derived arguments and schemas, metadata, pickling, and DEEPaaS's own app in process.
+
+The app tests run DEEPaaS as `deepaas-run` would (entry point, webargs parsing,
+spawned worker processes) on an aiohttp test server.
+"""
+
+import asyncio
+import io
+import json
+import os
+import pickle
+import sys
+import tempfile
+
+import aiohttp
+import marshmallow
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from PIL import Image
+from test_serving_models import ColourModel, png, tiny_text_classifier, write_entry_points
+
+import kerasprop
+from kerasprop.hub import catalog
+from kerasprop.schemas import BATCH, get_schema, task_names
+from kerasprop.serving import DeepaasModel, InvalidInput, add_serve_command, serve_command
+from kerasprop.serving.adapter import read_params
+from kerasprop.serving.fields import UploadedText, predict_arguments, response_schema, train_arguments
+
+PREDICT = "/v2/models/kerasprop/predict/"
+TRAIN = "/v2/models/kerasprop/train/"
+
+
+# Arguments and schemas derived from the task schemas.
+
+
+@pytest.mark.parametrize("task", task_names())
+def test_predict_arguments_follow_the_task_schema(task):
+    schema = get_schema(task)
+    args = predict_arguments(schema)
+    assert set(args) == {f.key for f in schema.fields} - {"return_tensor"}
+    for key, field in args.items():
+        declared = schema.field(key)
+        assert field.required == declared.required
+        assert field.metadata["description"]
+        if declared.default is not None:
+            assert field.load_default == declared.default
+            assert field.metadata["default"] == declared.default
+        # Inputs are lists, except where a request carries one uploaded file.
+        takes_files = any(f.metadata.get("type") == "file" for f in args.values())
+        if declared.role == BATCH:
+            assert isinstance(field, marshmallow.fields.List) == (not takes_files)
+
+
+@pytest.mark.parametrize("task", [t for t in task_names() if get_schema(t).finetunable])
+def test_train_arguments_follow_the_finetuning_schema(task):
+    schema = get_schema(task)
+    args = train_arguments(schema)
+    assert args["data"].required and args["data"].metadata["type"] == "file"
+    for variant in schema.finetune.values():
+        for key in (f.key for f in variant.fields):
+            assert key in args["data"].metadata["description"]
+        for option in variant.options:
+            assert args[option.key].load_default == option.default
+    named = [v for v in schema.finetune if v is not None]
+    if named:
+        args["variant"].deserialize(named[-1])
+        with pytest.raises(marshmallow.ValidationError, match="Must be one of"):
+            args["variant"].deserialize("no-such-variant")
+
+
+def test_arguments_refuse_what_the_schema_refuses_with_its_message():
+    load = marshmallow.Schema.from_dict(predict_arguments(get_schema("text-generation"), max_items=2))().load
+    assert load({"text": ["Once upon a time"]})["max_length"] == get_schema("text-generation").field("max_length").default
+    with pytest.raises(marshmallow.ValidationError) as error:
+        load({"text": ["a"], "top_p": 1.5, "num_beams": 0})
+    assert "'top_p' must be at most 1.0" in error.value.messages["top_p"][0]
+    assert "'num_beams' must be at least 1" in error.value.messages["num_beams"][0]
+    with pytest.raises(marshmallow.ValidationError) as error:
+        load({"text": ["a", "b", "c"]})
+    assert "text" in error.value.messages
+
+
+@pytest.mark.parametrize(
+    "task, good, bad",
+    [
+        ("text-classification", {"yes": 0.75, "no": 0.25}, {"yes": 1.5}),
+        ("text-generation", ["one", "two"], 3),
+        ("text-vectorisation", [0.1, -2.0], ["x"]),
+        ("qa", "Paris", None),
+    ],
+)
+def test_response_schema_follows_the_output_spec(task, good, bad):
+    schema = response_schema(get_schema(task))()
+    response = {"task": task, "model": "m", "predictions": [good]}
+    assert schema.load(response) == response
+    with pytest.raises(marshmallow.ValidationError) as error:
+        schema.load({**response, "predictions": [bad]})
+    assert "predictions" in error.value.messages
+
+
+# The adapter outside DEEPaaS.
+
+
+def test_metadata_comes_from_the_catalog_entry():
+    entry = catalog.find_entry("bart-large-mnli")
+    meta = DeepaasModel("text-classification", "bart-large-mnli").get_metadata()
+    assert meta["id"] == meta["name"] == "bart-large-mnli"
+    assert meta["license"] == entry.license
+    assert meta["description"].startswith(entry.description)
+    assert meta["url"] == "https://huggingface.co/facebook/bart-large-mnli"
+    assert meta["author"] == "facebook"
+    assert meta["links"] == [{"rel": "source", "href": meta["url"], "type": "text/html"}]
+    assert meta["version"] == kerasprop.__version__
+
+
+def test_configuration_from_the_environment():
+    adapter = DeepaasModel.from_environment({"KERASPROP_MODEL": "t5-small", "KERASPROP_TASK": "summarisation"})
+    assert (adapter.task, adapter.model_name, adapter.allow_pickle) == ("summarisation", "t5-small", False)
+    assert DeepaasModel.from_environment(adapter.environment()).environment() == adapter.environment()
+    # A model with one task needs no task; the task alone picks its first catalog model.
+    assert DeepaasModel.from_environment({"KERASPROP_MODEL": "distilgpt2"}).task == "text-generation"
+    assert DeepaasModel.from_environment({"KERASPROP_TASK": "text-vectorisation"}).model_name == "all-minilm-l6-v2"
+    with pytest.raises(ValueError, match="KERASPROP_TASK"):
+        DeepaasModel.from_environment({"KERASPROP_MODEL": "t5-small"})
+    with pytest.raises(ValueError, match="Did you mean 'summarisation'"):
+        DeepaasModel.from_environment({"KERASPROP_TASK": "summarization"})
+    # The model is checked before anything is loaded or served.
+    with pytest.raises(ValueError, match=r"Model 't5-smal' not found.*Close matches: \['t5-small'"):
+        DeepaasModel("summarisation", "t5-smal")
+    with pytest.raises(ValueError, match=r"'distilgpt2' does not serve 'summarisation'; its tasks are \['text-generation'\]"):
+        DeepaasModel("summarisation", "distilgpt2")
+
+
+def test_adapter_pickles_without_its_model(tmp_path):
+    path = kerasprop.save(ColourModel(), path=tmp_path / "colour")
+    adapter = DeepaasModel("image-vectorisation", path, allow_pickle=True)
+    adapter.warm()
+    payload = pickle.dumps(adapter)
+    assert len(payload) < 1000 and b"ColourModel" not in payload
+    clone = pickle.loads(payload)
+    assert clone.environment() == adapter.environment()
+    assert clone.model is adapter.model  # the per-process cache, not a second load
+
+
+def test_invalid_input_survives_pickling_as_a_422():
+    error = pickle.loads(pickle.dumps(InvalidInput("'text' must be a string")))
+    assert error.status == 422
+    assert json.loads(error.text) == {"message": "'text' must be a string"}
+
+
+def test_training_params_from_json_and_csv():
+    variant = get_schema("text-vectorisation").variant("triplet")
+    from_csv = read_params(UploadedText("data.csv", 'texts,groups\nhello,1\n"a, b",2\n'), variant)
+    from_json = read_params(UploadedText("data.json", json.dumps({"texts": ["hello", "a, b"], "groups": [1, 2]})), variant)
+    assert from_csv == from_json == {"texts": ["hello", "a, b"], "groups": [1, 2]}
+    with pytest.raises(InvalidInput, match=r"unknown column\(s\) \['text'\]"):
+        read_params(UploadedText("data.csv", "text,groups\nhello,1\n"), variant)
+    with pytest.raises(InvalidInput, match="'data' is not valid JSON"):
+        read_params(UploadedText("data.json", "{'texts': []}"), variant)
+    # A pickled upload keeps its content but DEEPaaS echoes only its name.
+    upload = pickle.loads(pickle.dumps(UploadedText("data.csv", "texts\nhello\n", "text/csv")))
+    assert (json.dumps(upload), upload.text, upload.content_type) == ('"data.csv"', "texts\nhello\n", "text/csv")
+
+
+def test_serve_command_parses_and_needs_the_entry_point(monkeypatch):
+    import argparse
+    import importlib.metadata
+
+    parser = argparse.ArgumentParser(prog="kerasprop")
+    add_serve_command(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--task", "summarisation", "--model", "t5-small", "--port", "5123"])
+    assert (args.task, args.model, args.host, args.port, args.handler) == (
+        "summarisation", "t5-small", "127.0.0.1", 5123, serve_command)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--task", "summarization"])
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(RuntimeError, match=r"pip install 'kerasprop\[serve\]'"):
+        serve_command(args)
+
+
+# DEEPaaS's own app in this process.
+
+
+class InProcessDeepaas:
+    """DEEPaaS's app (entry point, webargs, spawned workers) on an aiohttp test server."""
+
+    def __init__(self, environment, path):
+        import deepaas.api
+        import deepaas.config
+        import deepaas.model.v2
+
+        self.saved_environment = {k: os.environ.get(k) for k in environment}
+        os.environ.update(environment)  # read by the entry point and inherited by the workers
+        self.path = path
+        sys.path.insert(0, path)
+        if "debug" not in deepaas.config.CONF:  # logging options, registered once per process
+            deepaas.config.prepare_logging()
+        deepaas.config.parse_args(["deepaas-run", "--model-name=kerasprop"])
+        deepaas.api.APP = None
+        deepaas.model.v2.MODELS.clear()
+        deepaas.model.v2.MODELS_LOADED = False
+        self.loop = asyncio.new_event_loop()
+        self.client = self.loop.run_until_complete(self._start())
+        self.wrapper = deepaas.model.v2.MODELS["kerasprop"]
+
+    async def _start(self):
+        import deepaas.api
+
+        client = TestClient(TestServer(await deepaas.api.get_app()))
+        await client.start_server()
+        return client
+
+    def call(self, method, path, **kwargs):
+        async def call():
+            async with self.client.request(method, path, **kwargs) as response:
+                body = await response.text()
+                return response.status, (json.loads(body) if response.content_type == "application/json" else body)
+
+        return self.loop.run_until_complete(call())
+
+    def close(self):
+        # DEEPaaS's cleanup leaves idle worker pools to the garbage collector: end them here.
+        for pool in (*self.wrapper._executor._free, *self.wrapper._executor._working):
+            pool.terminate()
+        self.loop.run_until_complete(self.client.close())
+        self.loop.close()
+        sys.path.remove(self.path)
+        for key, value in self.saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def uploads_dir(tmp_path_factory, request):
+    """DEEPaaS writes predict uploads here (it uses the tempfile default folder)."""
+    folder = tmp_path_factory.mktemp("uploads")
+    saved, tempfile.tempdir = tempfile.tempdir, str(folder)
+    request.addfinalizer(lambda: setattr(tempfile, "tempdir", saved))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def text_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text-server")
+    model = tiny_text_classifier()
+    folder = kerasprop.save(model, path=root / "tiny-text-classifier")
+    server = InProcessDeepaas(
+        {"KERASPROP_TASK": "text-classification", "KERASPROP_MODEL": folder,
+         "KERASPROP_HOME": str(root / "home")},
+        write_entry_points(root / "entry-points"),
+    )
+    yield server, model
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def image_server(tmp_path_factory, uploads_dir):
+    root = tmp_path_factory.mktemp("image-server")
+    model = ColourModel()
+    folder = kerasprop.save(model, path=root / "colour")
+    server = InProcessDeepaas(
+        {"KERASPROP_TASK": "image-classification", "KERASPROP_MODEL": folder, "KERASPROP_ALLOW_PICKLE": "1"},
+        write_entry_points(root / "entry-points"),
+    )
+    yield server, model
+    server.close()
+
+
+def test_text_predict_matches_the_model_and_validates(text_server):
+    server, model = text_server
+    texts = ["the film was great", "awful boring plot", "a lovely movie"]
+    status, body = server.call("POST", PREDICT, json={"text": texts, "top_k": 1})
+    assert status == 200, body
+    assert server.wrapper.response_schema().load(body) == body
+    expected = model({"text": texts, "top_k": 1}, task="text-classification")
+    assert [list(p) for p in body["predictions"]] == [list(e) for e in expected]
+    for got, want in zip(body["predictions"], expected):
+        np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-6)
+    # The query string form repeats the key, one per input; a single JSON string is one input.
+    status, body = server.call("POST", PREDICT, params=[("text", t) for t in texts[:2]])
+    assert status == 200 and len(body["predictions"]) == 2
+    status, body = server.call("POST", PREDICT, json={"text": texts[0]})
+    assert status == 200 and len(body["predictions"]) == 1
+
+
+@pytest.mark.parametrize(
+    "arguments, field, words",
+    [
+        ({}, "text", "Missing data for required field"),
+        ({"text": [3]}, "text", "Not a valid string"),
+        ({"text": ["fine"], "top_k": "three"}, "top_k", "Not a valid integer"),
+        ({"text": ["fine"], "top_k": -1}, "top_k", "'top_k' must be at least 0"),
+        ({"text": ["fine"], "labels": ["yes", "yes"]}, "labels", "must not repeat items"),
+        ({"text": ["x" * 100_001]}, "text", "Longer than maximum length"),
+    ],
+)
+def test_bad_text_arguments_get_422_naming_the_field(text_server, arguments, field, words):
+    server, _ = text_server
+    status, body = server.call("POST", PREDICT, json=arguments)
+    assert status == 422
+    assert field in body and words in json.dumps(body[field])
+
+
+def test_errors_raised_by_the_model_are_422_not_500(text_server):
+    server, _ = text_server
+    status, body = server.call("POST", PREDICT, json={"text": ["fine"], "labels": ["yes", "no"]})
+    assert status == 422
+    assert body == {"message": "'labels' cannot be given: this model scores its own labels ['negative', 'positive']."}
+
+
+def test_training_errors_are_reported_with_the_reason(text_server):
+    server, _ = text_server
+    form = aiohttp.FormData()
+    form.add_field("data", b"texts,label\nfine,positive\n", filename="data.csv", content_type="text/csv")
+    status, started = server.call("POST", TRAIN, data=form)
+    assert status == 200 and started["status"] == "running"
+    for _ in range(300):
+        status, training = server.call("GET", TRAIN + started["uuid"])
+        if training["status"] != "running":
+            break
+        server.loop.run_until_complete(asyncio.sleep(0.2))
+    assert training["status"] == "error"
+    assert "unknown column(s) ['label']" in training["message"]
+    status, body = server.call("POST", TRAIN, data={"epochs": "2"})
+    assert status == 422 and "data" in body
+
+
+def _form(image_bytes, name="image.png"):
+    form = aiohttp.FormData()
+    form.add_field("image", image_bytes, filename=name, content_type="image/png")
+    return form
+
+
+def test_image_predict_matches_the_model_and_removes_the_upload(image_server, uploads_dir):
+    server, model = image_server
+    status, body = server.call("POST", PREDICT, params=[("labels", "red"), ("labels", "blue")], data=_form(png((200, 30, 10))))
+    assert status == 200, body
+    assert server.wrapper.response_schema().load(body) == body
+    expected = model({"image": Image.open(io.BytesIO(png((200, 30, 10)))), "labels": ["red", "blue"]},
+                     task="image-classification")
+    assert body["predictions"] == [expected] and list(expected) == ["red", "blue"]
+    assert list(uploads_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "data, params, field, words",
+    [
+        (None, [], "image", "Missing data for required field"),
+        ({"image": "/etc/passwd"}, [], "image", "must be a file uploaded as multipart/form-data"),
+        ("broken", [], "message", "'image': bytes is not an image"),
+        ("png", [("top_k", "1.5")], "top_k", "Not a valid integer"),
+        ("png", [("labels", "purple")], "message", "does not know: ['purple']"),
+    ],
+)
+def test_bad_image_requests_get_422(image_server, uploads_dir, data, params, field, words):
+    server, _ = image_server
+    if data == "png":
+        data = _form(png((0, 0, 250)))
+    elif data == "broken":
+        data = _form(png((0, 0, 250))[:40])
+    status, body = server.call("POST", PREDICT, params=params, data=data)
+    assert status == 422
+    assert words in json.dumps(body[field])
+    assert list(uploads_dir.iterdir()) == []

@@ -1,0 +1,158 @@
+"""Supervised text classification: finetuning a tiny BERT, labels, save/load, Hugging Face heads."""
+
+import random
+
+import dill
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+import transformers
+
+import kerasprop
+from kerasprop.models import BertSupervisedTextClassifier, SupervisedTextClassifier
+from kerasprop.models.text_classifier import label_mapping
+from kerasprop.schemas import get_schema
+
+KEYWORDS = {"sports": ["ball", "goal", "team"], "food": ["pizza", "bread", "soup"]}
+FILLER = ["the", "a", "today", "we", "saw", "some", "very", "nice", "and", "then", "it", "was"]
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCAB = SPECIALS + FILLER + [word for words in KEYWORDS.values() for word in words] + ["atom", "cell", "lab"]
+
+
+def keyword_dataset(size, seed):
+    """Texts of filler words and keywords of one class, which is the label."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(size):
+        label = rng.choice(sorted(KEYWORDS))
+        words = rng.sample(FILLER, 3) + rng.choices(KEYWORDS[label], k=3)
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return {"texts": texts, "labels": labels}
+
+
+@pytest.fixture(scope="module")
+def bert_checkpoint(tmp_path_factory):
+    """A tiny random BertForSequenceClassification folder and its transformers model."""
+    folder = tmp_path_factory.mktemp("bert")
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
+        max_position_embeddings=64, num_labels=3, id2label={0: "neg", 1: "neutral", 2: "pos"},
+        label2id={"neg": 0, "neutral": 1, "pos": 2},
+    )
+    model = transformers.BertForSequenceClassification(config).eval()
+    model.save_pretrained(folder)
+    transformers.BertTokenizer(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    return folder, model
+
+
+@pytest.fixture(scope="module")
+def finetuned(bert_checkpoint):
+    """The tiny BERT finetuned on keyword classes through process_batch and plain fit."""
+    model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))
+    train = keyword_dataset(192, seed=1)
+    params = get_schema("text-classification").parse_finetune(train)
+    model.pre_finetuning(params["labels"])
+    x, y = model.process_batch(params, task="text-classification", max_length=16)
+    model.compile(optimizer=keras.optimizers.AdamW(2e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(192, seed=0).batch(16), epochs=6, verbose=0)
+    return model
+
+
+def test_hugging_face_checkpoint_loads_with_its_head(bert_checkpoint):
+    folder, reference = bert_checkpoint
+    model = SupervisedTextClassifier.from_preset(str(folder))
+    assert type(model) is BertSupervisedTextClassifier and model.class_names == ["neg", "neutral", "pos"]
+    texts = ["the team saw a goal", "we saw pizza", "atom"]
+    features = model.preprocessor(x=(texts,))
+    width = int(np.asarray(features["padding_mask"]).sum(axis=1).max())
+    with torch.no_grad():
+        expected = reference(
+            input_ids=torch.tensor(np.asarray(features["token_ids"])[:, :width], dtype=torch.long),
+            attention_mask=torch.tensor(np.asarray(features["padding_mask"])[:, :width].astype("int64")),
+        ).logits.numpy()
+    np.testing.assert_allclose(model.class_logits(texts), expected, atol=1e-4)
+
+
+def test_finetuning_learns_the_keyword_classes(finetuned):
+    assert finetuned.class_names == ["food", "sports"]
+    validation = keyword_dataset(60, seed=2)
+    predictions = finetuned({"text": validation["texts"]}, task="text-classification")
+    accuracy = np.mean([next(iter(p)) == label for p, label in zip(predictions, validation["labels"])])
+    assert accuracy >= 0.9, accuracy
+
+
+def test_outputs_are_sorted_probabilities_over_learnt_labels(finetuned):
+    result = finetuned({"text": "we saw a nice team"}, task="text-classification")
+    assert sorted(result) == ["food", "sports"]
+    assert list(result.values()) == sorted(result.values(), reverse=True)
+    assert sum(result.values()) == pytest.approx(1.0, abs=1e-5)
+    assert all(type(v) is float for v in result.values())
+    top_1 = finetuned({"text": "we saw a nice team", "top_k": 1}, task="text-classification")
+    assert list(top_1) == [next(iter(result))]
+    assert len(finetuned({"text": "we saw a nice team", "top_k": 9}, task="text-classification")) == 2
+
+
+def test_a_label_subset_restricts_and_renormalises(bert_checkpoint):
+    model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))
+    full = model({"text": "the soup was nice"}, task="text-classification")
+    subset = model({"text": "the soup was nice", "labels": ["pos", "neg"]}, task="text-classification")
+    assert sorted(subset) == ["neg", "pos"]
+    total = full["neg"] + full["pos"]
+    np.testing.assert_allclose([subset["neg"], subset["pos"]], [full["neg"] / total, full["pos"] / total], rtol=1e-4)
+    with pytest.raises(ValueError, match="Unknown label"):
+        model({"text": "soup", "labels": ["pos", "weather"]}, task="text-classification")
+
+
+def test_save_load_and_dill_round_trips(finetuned, tmp_path):
+    task_input = {"text": ["a goal by the team", "bread and soup", "the cell"]}
+    expected = finetuned(task_input, task="text-classification")
+    folder = kerasprop.save(finetuned, path=tmp_path / "classifier")
+    for restored in (kerasprop.load(folder), dill.loads(dill.dumps(finetuned))):
+        assert type(restored) is BertSupervisedTextClassifier and restored.class_names == finetuned.class_names
+        for got, want in zip(restored(task_input, task="text-classification"), expected):
+            assert list(got) == list(want)
+            np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-6)
+
+
+def test_pre_finetuning_resets_the_head_only_for_new_labels(bert_checkpoint):
+    model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))
+    backbone_weights = model.backbone.get_weights()
+    head = np.asarray(keras.ops.convert_to_numpy(model.output_dense.kernel))
+    model.pre_finetuning({0: "neg", 1: "neutral", 2: "pos"})
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.output_dense.kernel), head)
+    model.pre_finetuning(["b", "a", "b", "c", "d"])
+    assert model.class_names == ["a", "b", "c", "d"] and model.num_classes == 4
+    assert model.class_logits(["the team"]).shape == (1, 4)
+    for before, after in zip(backbone_weights, model.backbone.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    with pytest.raises(ValueError, match="not among the model's classes"):
+        model.process_batch({"texts": ["x"], "labels": ["e"]}, task="text-classification")
+
+
+def test_label_mappings_are_deterministic():
+    assert label_mapping(["pos", "neg", "pos"]) == ["neg", "pos"]
+    assert label_mapping([10, 2, 2]) == ["2", "10"]
+    assert label_mapping({1: "b", 0: "a"}) == ["a", "b"]
+    with pytest.raises(ValueError, match="indices"):
+        label_mapping({1: "b", 2: "a"})
+    with pytest.raises(ValueError, match="at least 2"):
+        label_mapping(["only"])
+    with pytest.raises(TypeError, match="labels"):
+        label_mapping("ab")
+
+
+def test_a_model_without_labels_says_so():
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_dim=16,
+                                             intermediate_dim=16, max_sequence_length=16)
+    model = BertSupervisedTextClassifier(backbone)
+    with pytest.raises(ValueError, match="learnt no labels"):
+        model({"text": "hello"}, task="text-classification")
