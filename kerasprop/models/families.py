@@ -69,8 +69,9 @@ FAMILIES = [
 
 def read_config(preset, name="config.json"):
     """A preset's JSON config (local, cached or fetched by keras-hub), or `None` if it has none."""
-    if os.path.isdir(str(preset)):
-        path = os.path.join(str(preset), name)
+    preset = str(preset)
+    if os.path.isdir(preset) or (os.sep in preset and "://" not in preset):
+        path = os.path.join(preset, name)
         if not os.path.exists(path):
             return None
         with open(path) as f:
