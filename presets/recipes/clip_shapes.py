@@ -25,14 +25,17 @@ from presets.recipes import synthetic_images
 
 NAME = "clip-tiny-shapes"
 SEED = 20261121
-TRAIN_PICTURES = 8000
-EPOCHS = 5
+TRAIN_PICTURES = 5000
+EPOCHS = 4
 BATCH_SIZE = 64
-LEARNING_RATE = 2e-3
+LEARNING_RATE = 1e-3
 HELDOUT_PICTURES = 240
 RECORDED = 8
-SEQUENCE_LENGTH = 32
+SEQUENCE_LENGTH = 24
 WIDTH = 96
+#: OpenAI CLIP's pixel normalisation.
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def caption_words():
@@ -66,7 +69,11 @@ def build_model():
     vocabulary, merges = bpe_vocabulary(caption_words())
     tokenizer = keras_hub.models.CLIPTokenizer(vocabulary=vocabulary, merges=merges)
     size = synthetic_images.IMAGE_SIZE
-    image_converter = keras_hub.layers.CLIPImageConverter(image_size=(size, size))
+    image_converter = keras_hub.layers.CLIPImageConverter(
+        image_size=(size, size),
+        scale=[1 / (255 * s) for s in CLIP_STD],
+        offset=[-m / s for m, s in zip(CLIP_MEAN, CLIP_STD)],
+    )
     preprocessor = CLIPImageTextPreprocessor(tokenizer, image_converter, sequence_length=SEQUENCE_LENGTH)
     backbone = keras_hub.models.CLIPBackbone(
         vision_encoder=keras_hub.models.CLIPVisionEncoder(

@@ -106,7 +106,17 @@ def train_tokenizer(texts):
     bpe.train_from_iterator(texts, vocab_size=VOCABULARY_SIZE, min_frequency=2, special_tokens=["<|endoftext|>"])
     model = json.loads(bpe.to_str())["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
-    return keras_hub.models.GPT2Tokenizer(vocabulary=model["vocab"], merges=merges)
+    return keras_hub.models.GPT2Tokenizer(vocabulary=end_token_last(model["vocab"]), merges=merges)
+
+
+def end_token_last(vocabulary):
+    """The vocabulary with `<|endoftext|>` moved from id 0 to the last id, as in GPT-2.
+
+    keras-hub's GPT-2 tokenizer pads with id 0, and generation treats a padded
+    position holding the end token as a finished sequence.
+    """
+    order = sorted(vocabulary, key=lambda token: (token == "<|endoftext|>", vocabulary[token]))
+    return {token: i for i, token in enumerate(order)}
 
 
 def token_stream(tokenizer, docs):
