@@ -65,7 +65,10 @@ def test_resolution_order_prefers_local_folders_then_saved_models(tmp_path, kera
 
 def test_list_models_filters_limits_and_displays(capsys):
     names = AutoModel.list_models(task="text-generation")
-    assert names == ["t5-base-qa-summary-emotion", "t5-small", "t5-base", "distilgpt2", "gpt2-medium", "gpt2-large"]
+    assert names == [
+        "t5-base-qa-summary-emotion", "t5-small", "t5-base", "distilgpt2", "gpt2-medium", "gpt2-large",
+        "t5-tiny-multitask", "gpt2-tiny-pydocs",
+    ]
     assert len(AutoModel.list_models(limit=3)) == 3
     details = AutoModel.list_models(task="text-vectorisation", return_dict=True)
     assert details["all-minilm-l6-v2"]["offline"] is True and details["all-minilm-l6-v2"]["vector_size"] == 384

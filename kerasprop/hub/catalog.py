@@ -183,6 +183,33 @@ ENTRIES = [
             ("b7", "efficientnet_b5_sw_ft_imagenet"),
         )
     ],
+    # Bundled presets (presets/<name>, built by presets/recipes): every task's default offline.
+    CatalogEntry(
+        "t5-tiny-multitask", _T5, "bundled:t5-tiny-multitask", tasks=_GENERATIVE,
+        finetunable_tasks=_GENERATIVE,
+        description="A small T5 (bundled, offline) trained on generated English for QA, emotion and summarisation.",
+        license="apache-2.0", source="presets/recipes/t5_multitask.py (generated data)",
+    ),
+    CatalogEntry(
+        "gpt2-tiny-pydocs", _GPT2, "bundled:gpt2-tiny-pydocs", tasks=("text-generation",),
+        finetunable_tasks=("text-generation",),
+        description="A small GPT-2 (bundled, offline) trained on the Python documentation.",
+        license="apache-2.0 (weights); corpus PSF-2.0",
+        source="presets/recipes/gpt2_generator.py (Debian package python3.11-doc)",
+    ),
+    CatalogEntry(
+        "clip-tiny-shapes", _CLIP, "bundled:clip-tiny-shapes",
+        tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
+        finetunable_tasks=("image-vectorisation", "image-text-vectorisation"),
+        description="A small CLIP (bundled, offline) trained on generated pictures of coloured shapes.",
+        license="apache-2.0", source="presets/recipes/clip_shapes.py (generated pictures)",
+    ),
+    CatalogEntry(
+        "resnet-tiny-shapes", _IMAGE_CLASSIFIER, "bundled:resnet-tiny-shapes", tasks=("image-classification",),
+        finetunable_tasks=("image-classification",),
+        description="A small ResNet (bundled, offline) that names 24 coloured shapes; a base for finetuning.",
+        license="apache-2.0", source="presets/recipes/shapes_classifier.py (generated pictures)",
+    ),
 ]
 
 

@@ -15,6 +15,9 @@ from kerasprop.tasks.base import Task, _given
 from kerasprop.schemas.specs import ListOf, Text, TupleOf, describe
 
 _T5_DEFAULT = "t5-base-qa-summary-emotion"
+#: Bundled presets (presets/, built by presets/recipes) used when no hub can be reached.
+_T5_OFFLINE = ("t5-tiny-multitask",)
+_CLIP_OFFLINE = ("clip-tiny-shapes",)
 
 
 class QA(Task):
@@ -28,6 +31,7 @@ class QA(Task):
 
     task = "qa"
     default_model = _T5_DEFAULT
+    offline_models = _T5_OFFLINE
 
     def __call__(self, question, context, prev_qa=None):
         task_input = {"question": question, "context": context}
@@ -78,6 +82,7 @@ class Emotion(Task):
 
     task = "emotion"
     default_model = _T5_DEFAULT
+    offline_models = _T5_OFFLINE
 
     def __call__(self, text):
         return self.run({"text": text})
@@ -93,6 +98,7 @@ class Summarisation(Task):
 
     task = "summarisation"
     default_model = _T5_DEFAULT
+    offline_models = _T5_OFFLINE
 
     def __call__(self, text):
         return self.run({"text": text})
@@ -111,6 +117,7 @@ class TextGeneration(Task):
 
     task = "text-generation"
     default_model = "gpt2-medium"
+    offline_models = ("gpt2-tiny-pydocs",)
 
     def __call__(self, text, min_length=None, max_length=None, temperature=None, top_k=None, top_p=None,
                  repetition_penalty=None, length_penalty=None, num_beams=None, num_generations=None,
@@ -150,6 +157,7 @@ class ImageClassification(Task):
 
     task = "image-classification"
     default_model = "clip"
+    offline_models = _CLIP_OFFLINE
 
     def __call__(self, image, labels=None, top_k=0):
         return self.run(_given(image=image, labels=labels, top_k=top_k))
@@ -165,6 +173,7 @@ class ImageVectorisation(Task):
 
     task = "image-vectorisation"
     default_model = "clip"
+    offline_models = _CLIP_OFFLINE
 
     def __call__(self, image, return_tensor=False):
         return self.run({"image": image, "return_tensor": return_tensor})
@@ -180,6 +189,7 @@ class ImageTextVectorisation(Task):
 
     task = "image-text-vectorisation"
     default_model = "clip"
+    offline_models = _CLIP_OFFLINE
 
     def __call__(self, image, text, return_tensor=False):
         return self.run({"image": image, "text": text, "return_tensor": return_tensor})

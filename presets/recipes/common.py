@@ -1,0 +1,72 @@
+"""What every recipe shares: seeds, timing, the card and the recorded outputs.
+
+A recipe trains a model, saves it with the kerasprop class's
+`save_to_preset`, then measures it on held-out data through the public task
+path (`model(task_input, task=...)`) and writes two files beside the weights:
+`README.md` (the card) and `expected.json` (the held-out inputs, the outputs
+the recipe got for them and the quality figures). The tests load the preset on
+every backend and compare against `expected.json`.
+"""
+
+import json
+import os
+import pathlib
+import random
+import time
+
+PRESETS_DIR = pathlib.Path(__file__).resolve().parent.parent
+EXPECTED_FILE = "expected.json"
+CARD_FILE = "README.md"
+
+
+def set_seed(seed):
+    """Seeds Python, numpy and the Keras backend."""
+    import keras
+
+    random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def command_line(module):
+    """The command that runs the recipe `module` (e.g. "presets.recipes.clip_shapes") from the repository root."""
+    backend = os.environ.get("KERAS_BACKEND", "jax")
+    return f"KERAS_BACKEND={backend} PYTHONPATH=. python -m {module}"
+
+
+class Stopwatch:
+    """Seconds since it was made."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self):
+        return time.perf_counter() - self.start
+
+
+def folder_size_mb(folder):
+    return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file()) / 2**20
+
+
+def write_expected(folder, records):
+    """Writes `expected.json`: what the tests re-check on every backend."""
+    path = pathlib.Path(folder) / EXPECTED_FILE
+    path.write_text(json.dumps(records, indent=1, ensure_ascii=False) + "\n")
+
+
+def read_expected(folder):
+    return json.loads((pathlib.Path(folder) / EXPECTED_FILE).read_text())
+
+
+def write_card(folder, title, summary, sections):
+    """Writes `README.md`: a title, a one-paragraph summary and `(heading, markdown)` sections."""
+    parts = [f"# {title}", "", summary.strip(), ""]
+    for heading, body in sections:
+        parts += [f"## {heading}", "", body.strip(), ""]
+    (pathlib.Path(folder) / CARD_FILE).write_text("\n".join(parts))
+
+
+def table(rows, header):
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

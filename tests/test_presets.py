@@ -1,0 +1,196 @@
+"""The bundled presets: each loads offline on this backend, reproduces the outputs its recipe
+recorded in `expected.json`, and still reaches (a lower bound of) its card's quality on held-out data.
+
+The recipes in presets/recipes built the presets and recorded their outputs; nothing here is typed
+by hand. Tolerances: greedy texts and top labels must match exactly; scores within 1e-3.
+"""
+
+import random
+
+import numpy as np
+import pytest
+
+from kerasprop.hub import catalog
+from kerasprop.tasks import TASK_CLASSES
+from presets.recipes import clip_shapes, common, gpt2_generator, shapes_classifier, synthetic_images, t5_multitask
+from presets.recipes import synthetic_text
+
+BUNDLED = {
+    "t5-tiny-multitask": ("qa", "summarisation", "emotion", "text-generation"),
+    "gpt2-tiny-pydocs": ("text-generation",),
+    "clip-tiny-shapes": ("image-classification", "image-vectorisation", "image-text-vectorisation"),
+    "resnet-tiny-shapes": ("image-classification",),
+}
+CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", "## How it was built",
+                 "## Quality on held-out data")
+#: How far a re-measured figure on a small sample may fall below the card's figure.
+QUALITY_MARGIN = 0.2
+
+
+def expected(name):
+    return common.read_expected(catalog.bundled_path(name))
+
+
+def load(name):
+    from kerasprop.models import AutoModel
+
+    return AutoModel.from_pretrained(name)
+
+
+# === Files, catalog and task defaults ===
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_preset_is_an_offline_catalog_entry_with_a_card(name):
+    entry = catalog.all_entries()[name]
+    folder = catalog.bundled_path(name)
+    assert entry.handle == f"bundled:{name}" and entry.offline
+    assert catalog.resolve_handle(name) == str(folder)
+    assert set(BUNDLED[name]) <= set(entry.tasks)
+    card = (folder / common.CARD_FILE).read_text()
+    for section in CARD_SECTIONS:
+        assert section in card, f"{name}'s card lacks {section!r}"
+    assert "python -m presets.recipes." in card
+    assert common.folder_size_mb(folder) < 10
+
+
+def test_bundled_presets_stay_small():
+    assert sum(common.folder_size_mb(catalog.bundled_path(name)) for name in BUNDLED) < 50
+
+
+@pytest.mark.parametrize("task", sorted(TASK_CLASSES))
+def test_every_task_has_an_offline_default(task, monkeypatch):
+    monkeypatch.setenv("KERASPROP_OFFLINE", "1")
+    task_class = TASK_CLASSES[task]
+    name = task_class.choose_default_model()
+    entry = catalog.all_entries()[name]
+    assert entry.offline and task in entry.tasks
+
+
+# === t5-tiny-multitask ===
+
+
+@pytest.fixture(scope="module")
+def t5():
+    return load("t5-tiny-multitask")
+
+
+@pytest.mark.parametrize("task", ["qa", "emotion", "summarisation"])
+def test_t5_reproduces_the_recorded_outputs(t5, task):
+    records = expected("t5-tiny-multitask")[task]
+    outputs = [t5(record["input"], task=task) for record in records]
+    assert outputs == [record["output"] for record in records]
+
+
+def test_t5_quality_on_heldout_data_reaches_the_card(t5):
+    card = expected("t5-tiny-multitask")["quality"]
+    rng = random.Random(t5_multitask.SEED + 1)
+    qa = synthetic_text.qa_examples(rng, 24, "heldout")
+    emotion = synthetic_text.emotion_examples(rng, 24, "heldout")
+    answers = [t5(t5_multitask.qa_task_input(e), task="qa") for e in qa]
+    emotions = t5({"text": [e["text"] for e in emotion]}, task="emotion")
+    assert t5_multitask.exact_match(answers, [e["answer"] for e in qa]) >= card["qa_exact_match"] - QUALITY_MARGIN
+    assert (
+        t5_multitask.exact_match(emotions, [e["emotion"] for e in emotion])
+        >= card["emotion_accuracy"] - QUALITY_MARGIN
+    )
+
+
+def test_t5_summaries_are_shorter_and_keep_key_facts(t5):
+    card = expected("t5-tiny-multitask")["quality"]
+    reports = synthetic_text.summary_examples(random.Random(7), 3, "heldout")
+    summaries = t5({"text": [r["text"] for r in reports]}, task="summarisation")
+    assert all(len(s.split()) < len(r["text"].split()) for s, r in zip(summaries, reports))
+    recall = t5_multitask.key_fact_recall(summaries, [r["key_facts"] for r in reports])
+    assert recall >= card["summary_key_fact_recall"] - QUALITY_MARGIN
+
+
+def test_offline_task_classes_use_the_bundled_t5(monkeypatch):
+    import kerasprop
+
+    monkeypatch.setenv("KERASPROP_OFFLINE", "1")
+    record = expected("t5-tiny-multitask")["emotion"][0]
+    assert kerasprop.Emotion()(record["input"]["text"]) == record["output"]
+
+
+# === gpt2-tiny-pydocs ===
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    return load("gpt2-tiny-pydocs")
+
+
+def test_gpt2_reproduces_the_recorded_greedy_continuations(gpt2):
+    records = expected("gpt2-tiny-pydocs")["text-generation"]
+    task_input = {**records[0]["input"], "text": [r["input"]["text"] for r in records]}
+    assert gpt2(task_input, task="text-generation") == [r["output"] for r in records]
+
+
+def test_gpt2_heldout_perplexity_reaches_the_card(gpt2):
+    card = expected("gpt2-tiny-pydocs")["quality"]["heldout_perplexity"]
+    assert gpt2_generator.heldout_perplexity(gpt2, count=8) <= 1.25 * card
+
+
+# === clip-tiny-shapes and resnet-tiny-shapes ===
+
+
+@pytest.fixture(scope="module")
+def heldout_pictures():
+    return synthetic_images.pictures(random.Random(clip_shapes.SEED + 1), 48)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return load("clip-tiny-shapes")
+
+
+def _top_labels(scores):
+    return [max(s, key=s.get) for s in scores]
+
+
+def test_clip_reproduces_the_recorded_zero_shot_labels(clip, heldout_pictures):
+    records = expected("clip-tiny-shapes")["image-classification"]
+    labels = clip_shapes.zero_shot_labels()
+    images = [heldout_pictures[r["picture"]].image for r in records]
+    scores = clip({"image": images, "labels": [labels] * len(images)}, task="image-classification")
+    assert _top_labels(scores) == [r["top"] for r in records]
+    np.testing.assert_allclose([max(s.values()) for s in scores], [r["top_score"] for r in records], atol=1e-3)
+
+
+def test_clip_zero_shot_accuracy_reaches_the_card(clip, heldout_pictures):
+    card = expected("clip-tiny-shapes")["quality"]["zero_shot_accuracy_24_labels"]
+    labels = clip_shapes.zero_shot_labels()
+    scores = clip({"image": [p.image for p in heldout_pictures], "labels": [labels] * len(heldout_pictures)},
+                  task="image-classification")
+    accuracy = np.mean([top == f"a {p.label}" for top, p in zip(_top_labels(scores), heldout_pictures)])
+    assert accuracy >= card - QUALITY_MARGIN
+
+
+def test_clip_vectors_bring_pictures_closer_to_their_own_label(clip, heldout_pictures):
+    pictures = heldout_pictures[:8]
+    images = np.array(clip({"image": [p.image for p in pictures]}, task="image-vectorisation"))
+    texts = np.array(clip({"text": [f"a {p.label}" for p in pictures]}, task="text-vectorisation"))
+    similarity = (images / np.linalg.norm(images, axis=1, keepdims=True)) @ (
+        texts / np.linalg.norm(texts, axis=1, keepdims=True)
+    ).T
+    same = np.array([[p.label == q.label for q in pictures] for p in pictures])
+    assert similarity[same].mean() > similarity[~same].mean() + 0.05
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load("resnet-tiny-shapes")
+
+
+def test_classifier_reproduces_the_recorded_labels_and_reaches_the_card(classifier, heldout_pictures):
+    records = expected("resnet-tiny-shapes")
+    scores = classifier({"image": [p.image for p in heldout_pictures], "top_k": 1}, task="image-classification")
+    top = [next(iter(s)) for s in scores]
+    recorded = records["image-classification"]
+    assert top[: len(recorded)] == [r["top"] for r in recorded]
+    np.testing.assert_allclose([scores[r["picture"]][r["top"]] for r in recorded],
+                               [r["top_score"] for r in recorded], atol=1e-3)
+    accuracy = np.mean([t == p.label for t, p in zip(top, heldout_pictures)])
+    assert accuracy >= records["quality"]["accuracy_24_labels"] - QUALITY_MARGIN
+    assert "image-classification" in classifier.finetunable_tasks
