@@ -27,6 +27,12 @@ CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", 
 QUALITY_MARGIN = 0.2
 
 
+def lower_bound(card):
+    """What a smaller held-out sample must reach: the card's figure less a margin, and never less than
+    half of it (so a near-zero figure still makes a test that can fail)."""
+    return max(card - QUALITY_MARGIN, card / 2)
+
+
 def expected(name):
     return common.read_expected(catalog.bundled_path(name))
 
@@ -89,10 +95,10 @@ def test_t5_quality_on_heldout_data_reaches_the_card(t5):
     emotion = synthetic_text.emotion_examples(rng, 24, "heldout")
     answers = [t5(t5_multitask.qa_task_input(e), task="qa") for e in qa]
     emotions = t5({"text": [e["text"] for e in emotion]}, task="emotion")
-    assert t5_multitask.exact_match(answers, [e["answer"] for e in qa]) >= card["qa_exact_match"] - QUALITY_MARGIN
+    assert t5_multitask.exact_match(answers, [e["answer"] for e in qa]) >= lower_bound(card["qa_exact_match"])
     assert (
         t5_multitask.exact_match(emotions, [e["emotion"] for e in emotion])
-        >= card["emotion_accuracy"] - QUALITY_MARGIN
+        >= lower_bound(card["emotion_accuracy"])
     )
 
 
@@ -102,7 +108,7 @@ def test_t5_summaries_are_shorter_and_keep_key_facts(t5):
     summaries = t5({"text": [r["text"] for r in reports]}, task="summarisation")
     assert all(len(s.split()) < len(r["text"].split()) for s, r in zip(summaries, reports))
     recall = t5_multitask.key_fact_recall(summaries, [r["key_facts"] for r in reports])
-    assert recall >= card["summary_key_fact_recall"] - QUALITY_MARGIN
+    assert recall >= lower_bound(card["summary_key_fact_recall"])
 
 
 def test_offline_task_classes_use_the_bundled_t5(monkeypatch):
@@ -164,7 +170,7 @@ def test_clip_zero_shot_accuracy_reaches_the_card(clip, heldout_pictures):
     scores = clip({"image": [p.image for p in heldout_pictures], "labels": [labels] * len(heldout_pictures)},
                   task="image-classification")
     accuracy = np.mean([top == f"a {p.label}" for top, p in zip(_top_labels(scores), heldout_pictures)])
-    assert accuracy >= card - QUALITY_MARGIN
+    assert accuracy >= lower_bound(card)
 
 
 def test_clip_vectors_bring_pictures_closer_to_their_own_label(clip, heldout_pictures):
@@ -192,5 +198,5 @@ def test_classifier_reproduces_the_recorded_labels_and_reaches_the_card(classifi
     np.testing.assert_allclose([scores[r["picture"]][r["top"]] for r in recorded],
                                [r["top_score"] for r in recorded], atol=1e-3)
     accuracy = np.mean([t == p.label for t, p in zip(top, heldout_pictures)])
-    assert accuracy >= records["quality"]["accuracy_24_labels"] - QUALITY_MARGIN
+    assert accuracy >= lower_bound(records["quality"]["accuracy_24_labels"])
     assert "image-classification" in classifier.finetunable_tasks
