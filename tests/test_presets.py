@@ -200,3 +200,13 @@ def test_classifier_reproduces_the_recorded_labels_and_reaches_the_card(classifi
     accuracy = np.mean([t == p.label for t, p in zip(top, heldout_pictures)])
     assert accuracy >= lower_bound(records["quality"]["accuracy_24_labels"])
     assert "image-classification" in classifier.finetunable_tasks
+
+
+def test_family_classes_load_bundled_presets_by_catalog_name():
+    from kerasprop.models import CLIP, GPT2TextGenerator, SentenceEmbedder, SupervisedImageClassifier, T5MultiTask
+
+    for cls, name in ((SentenceEmbedder, "all-minilm-l6-v2"), (T5MultiTask, "t5-tiny-multitask"),
+                      (GPT2TextGenerator, "gpt2-tiny-pydocs"), (CLIP, "clip-tiny-shapes"),
+                      (SupervisedImageClassifier, "resnet-tiny-shapes")):
+        assert name in cls.presets
+        assert type(cls.from_preset(name)) is cls

@@ -70,6 +70,9 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         `labels` (or `num_classes`) different from the preset's give a new,
         randomly initialised head (see `pre_finetuning`).
         """
+        from kerasprop.hub.catalog import resolve_handle
+
+        preset = resolve_handle(preset)
         saved_class = _saved_task_class(preset)
         if saved_class is not None and issubclass(saved_class, cls):
             model = get_preset_loader(preset).load_task(cls, load_weights, True, **kwargs)

@@ -44,6 +44,9 @@ class ClassifierTask(KerasTaskModel):
 
         On a family mixin, picks the family's class for the preset's backbone.
         """
+        from kerasprop.hub.catalog import resolve_handle
+
+        preset = resolve_handle(preset)
         if not issubclass(cls, keras_hub.models.Task):
             from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
 

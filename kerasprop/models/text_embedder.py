@@ -254,7 +254,9 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         Sentence-transformers settings (pooling, projection, normalisation,
         maximum length) come from the folder; keyword arguments override them.
         """
-        preset = str(preset)
+        from kerasprop.hub.catalog import resolve_handle
+
+        preset = str(resolve_handle(preset))
         loader = preset_utils.get_preset_loader(preset)
         if _is_saved(preset, cls):
             return loader.load_task(cls, load_weights, True, **kwargs)
