@@ -13,7 +13,7 @@ Run from the repository root (about 15 minutes on 2 idle CPU cores):
 `expected.json` without training.
 """
 
-import argparse
+import sys
 import random
 
 import keras
@@ -212,22 +212,5 @@ def write_card(folder, model, records, train_seconds):
     )
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
-    parser.add_argument("--evaluate-only", action="store_true", help="re-measure a built preset, no training")
-    args = parser.parse_args()
-    common.set_seed(SEED)
-    if args.evaluate_only:
-        train_seconds = common.read_expected(args.output)["train_seconds"]
-    else:
-        train_seconds = build_and_train(args.output)
-    model, records = evaluate(args.output)
-    records["train_seconds"] = round(train_seconds)
-    common.write_expected(args.output, records)
-    write_card(args.output, model, records, train_seconds)
-    print(records["quality"], flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    common.run_recipe(sys.modules[__name__])

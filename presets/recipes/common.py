@@ -70,3 +70,24 @@ def table(rows, header):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_recipe(module):
+    """The command line every recipe shares: build (or, with --evaluate-only, re-measure) the preset of
+    `module` (its NAME, SEED, build_and_train, evaluate and write_card), then write its card and expected.json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=module.__doc__.splitlines()[0])
+    parser.add_argument("--output", default=str(PRESETS_DIR / module.NAME))
+    parser.add_argument("--evaluate-only", action="store_true", help="re-measure a built preset, no training")
+    args = parser.parse_args()
+    set_seed(module.SEED)
+    if args.evaluate_only:
+        train_seconds = read_expected(args.output)["train_seconds"]
+    else:
+        train_seconds = module.build_and_train(args.output)
+    model, records = module.evaluate(args.output)
+    records["train_seconds"] = round(train_seconds)
+    write_expected(args.output, records)
+    module.write_card(args.output, model, records, train_seconds)
+    print(records["quality"], flush=True)
