@@ -135,7 +135,8 @@ def test_gpt2_reproduces_the_recorded_greedy_continuations(gpt2):
 
 def test_gpt2_heldout_perplexity_reaches_the_card(gpt2):
     card = expected("gpt2-tiny-pydocs")["quality"]["heldout_perplexity"]
-    assert gpt2_generator.heldout_perplexity(gpt2, count=8) <= 1.25 * card
+    windows = expected("gpt2-tiny-pydocs")["heldout_windows"]
+    assert gpt2_generator.heldout_perplexity(gpt2, windows) <= 1.25 * card
 
 
 # === clip-tiny-shapes and resnet-tiny-shapes ===

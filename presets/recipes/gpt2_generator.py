@@ -38,6 +38,8 @@ BATCH_SIZE = 32
 TRAIN_STEPS = 800
 LEARNING_RATE = 2e-3
 HELDOUT_SEQUENCES = 64
+#: Held-out windows recorded in expected.json for tests/test_presets.py.
+TEST_WINDOWS = 8
 PROMPTS = (
     "The Python interpreter is",
     "A list is",
@@ -164,10 +166,15 @@ def build_and_train(folder):
     return train_seconds
 
 
-def heldout_perplexity(model, count=HELDOUT_SEQUENCES):
-    """exp(mean next-token cross-entropy) on `count` held-out windows, tokenised by the model's tokenizer."""
-    stream = token_stream(model.preprocessor.tokenizer, documents(heldout=True))
-    sequences = windows(stream, count, np.random.default_rng(SEED + 1))
+def heldout_windows(tokenizer, count=HELDOUT_SEQUENCES):
+    """`count` token windows from the held-out documents (needs the Debian corpus)."""
+    stream = token_stream(tokenizer, documents(heldout=True))
+    return windows(stream, count, np.random.default_rng(SEED + 1))
+
+
+def heldout_perplexity(model, sequences):
+    """exp(mean next-token cross-entropy) on token windows of `SEQUENCE_LENGTH + 1` tokens."""
+    sequences = np.asarray(sequences, dtype="int32")
     x = {"token_ids": sequences[:, :-1], "padding_mask": np.ones_like(sequences[:, :-1], dtype="bool")}
     logits = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(model, x)).astype("float64")
     logits -= logits.max(axis=-1, keepdims=True)
@@ -182,8 +189,11 @@ def evaluate(folder):
     model = GPT2TextGenerator.from_preset(str(folder))
     task_input = {"text": list(PROMPTS), "max_length": MAX_NEW_TOKENS, "temperature": 0.0}
     outputs = model(task_input, task="text-generation")
+    sequences = heldout_windows(model.preprocessor.tokenizer)
     records = {
-        "quality": {"heldout_perplexity": heldout_perplexity(model), "heldout_sequences": HELDOUT_SEQUENCES},
+        "quality": {"heldout_perplexity": heldout_perplexity(model, sequences), "heldout_sequences": HELDOUT_SEQUENCES},
+        # Shipped so the test re-measures without the Debian corpus.
+        "heldout_windows": sequences[:TEST_WINDOWS].tolist(),
         "text-generation": [
             {"input": {"text": p, "max_length": MAX_NEW_TOKENS, "temperature": 0.0}, "output": o}
             for p, o in zip(PROMPTS, outputs)
