@@ -22,6 +22,20 @@ PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
 BUNDLED_DIRS = (PACKAGE_DIR.parent / "presets", PACKAGE_DIR / "_presets")
 
 
+def class_path(cls):
+    """`"module:Class"`, the form catalog entries and saved models name classes in."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def import_class(path):
+    """The class named by a `"module:Class"` path."""
+    module, _, name = path.partition(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def cache_dir():
     """Where `kerasprop.save` writes by default: `$KERASPROP_HOME` or `~/.cache/kerasprop`."""
     return pathlib.Path(os.environ.get("KERASPROP_HOME", pathlib.Path.home() / ".cache" / "kerasprop"))
@@ -55,8 +69,7 @@ class CatalogEntry:
             return False
 
     def load_class(self):
-        module, _, attr = self.model_class.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return import_class(self.model_class)
 
     def as_dict(self):
         out = dataclasses.asdict(self)
@@ -84,27 +97,27 @@ _EMBEDDER = "kerasprop.models.text_embedder:SentenceEmbedder"
 _NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
 _CLIP = "kerasprop.models.clip:CLIP"
 _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
-_GENERATIVE = ("summarisation", "emotion", "qa", "text-generation")
+GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
 
 ENTRIES = [
     CatalogEntry(
         "t5-base-qa-summary-emotion", _T5, "hf://kiri-ai/t5-base-qa-summary-emotion",
         tasks=("qa", "summarisation", "emotion", "text-generation"),
-        finetunable_tasks=_GENERATIVE,
+        finetunable_tasks=GENERATIVE_TASKS,
         description="T5 base finetuned by backprop for QA, summarisation and emotion (backprop's default).",
         aliases={t: ("english-base",) for t in ("qa", "summarisation", "emotion")},
         license="apache-2.0", source="Hugging Face kiri-ai/t5-base-qa-summary-emotion (T5 converter)",
     ),
     CatalogEntry(
-        "t5-small", _T5, "t5_small_multi", tasks=_GENERATIVE,
-        finetunable_tasks=_GENERATIVE, description="Google's T5 small (60M), multi-task.",
+        "t5-small", _T5, "t5_small_multi", tasks=GENERATIVE_TASKS,
+        finetunable_tasks=GENERATIVE_TASKS, description="Google's T5 small (60M), multi-task.",
         aliases={"summarisation": ("english-small",)},
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_small_multi",
         init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
     CatalogEntry(
-        "t5-base", _T5, "t5_base_multi", tasks=_GENERATIVE,
-        finetunable_tasks=_GENERATIVE, description="Google's T5 base (220M), multi-task.",
+        "t5-base", _T5, "t5_base_multi", tasks=GENERATIVE_TASKS,
+        finetunable_tasks=GENERATIVE_TASKS, description="Google's T5 base (220M), multi-task.",
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_base_multi",
         init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
@@ -185,8 +198,8 @@ ENTRIES = [
     ],
     # Bundled presets (presets/<name>, built by presets/recipes): every task's default offline.
     CatalogEntry(
-        "t5-tiny-multitask", _T5, "bundled:t5-tiny-multitask", tasks=_GENERATIVE,
-        finetunable_tasks=_GENERATIVE,
+        "t5-tiny-multitask", _T5, "bundled:t5-tiny-multitask", tasks=GENERATIVE_TASKS,
+        finetunable_tasks=GENERATIVE_TASKS,
         description="A small T5 (bundled, offline) trained on generated English for QA, emotion and summarisation.",
         license="apache-2.0", source="presets/recipes/t5_multitask.py (generated data)",
     ),

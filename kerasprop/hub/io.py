@@ -10,33 +10,19 @@ Every write goes to a temporary folder beside the target and is renamed into
 place at the end, so a failure never leaves a half-written model.
 """
 
-import importlib
 import json
 import os
 import pathlib
 import shutil
 import tempfile
 
-from kerasprop.hub.catalog import cache_dir, close_matches
+from kerasprop.hub.catalog import cache_dir, class_path, close_matches, import_class
 from kerasprop.models.base import BaseModel, check_name, check_tasks
 from kerasprop.schemas.specs import describe
 
 CONFIG_FILE = "kerasprop.json"
 PICKLE_FILE = "model.dill"
 FORMAT_VERSION = 1
-
-
-def _class_path(obj):
-    cls = type(obj)
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _import_class(path):
-    module, _, name = path.partition(":")
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def save(model, name=None, path=None, description=None, tasks=None, details=None):
@@ -65,7 +51,7 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
     model.set_contract(name=name, description=description, tasks=tasks, details=details)
     meta = {
         "format_version": FORMAT_VERSION,
-        "class": _class_path(model),
+        "class": class_path(type(model)),
         "storage": "preset" if hasattr(model, "save_to_preset") else "dill",
         "name": model.name,
         "description": model.description,
@@ -143,7 +129,7 @@ def load(name_or_path, allow_pickle=False, **kwargs):
         with open(folder / PICKLE_FILE, "rb") as f:
             model = dill.load(f)
     else:
-        cls = _import_class(meta["class"])
+        cls = import_class(meta["class"])
         model = cls.from_preset(str(folder), **kwargs)
     model.set_contract(name=meta["name"], description=meta["description"], tasks=meta["tasks"],
                        details=meta.get("details") or {})

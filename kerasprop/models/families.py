@@ -13,6 +13,7 @@ import os
 
 import keras
 
+from kerasprop.hub.catalog import GENERATIVE_TASKS, import_class
 from kerasprop.schemas.specs import describe
 
 
@@ -40,13 +41,9 @@ class Family:
         return self.nli is None or self.nli == ("entailment" in labels)
 
     def load_class(self):
-        import importlib
-
-        module, _, name = self.model_class.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return import_class(self.model_class)
 
 
-_GENERATIVE = ("summarisation", "emotion", "qa", "text-generation")
 _ENCODERS = ("bert", "roberta", "distilbert", "xlm-roberta", "xlm_roberta", "deberta-v2", "deberta_v3")
 
 #: Most specific first: a checkpoint with a classification head is a classifier before it is an encoder.
@@ -56,8 +53,8 @@ FAMILIES = [
     Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, ("text-classification",),
            head="ForSequenceClassification", nli=False),
     Family("kerasprop.models.gpt2:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
-    Family("kerasprop.models.t5:T5MultiTask", ("t5",), _GENERATIVE),
-    Family("kerasprop.models.bart:BartMultiTask", ("bart",), _GENERATIVE),
+    Family("kerasprop.models.t5:T5MultiTask", ("t5",), GENERATIVE_TASKS),
+    Family("kerasprop.models.bart:BartMultiTask", ("bart",), GENERATIVE_TASKS),
     Family("kerasprop.models.text_embedder:SentenceEmbedder", _ENCODERS,
            ("text-vectorisation", "text-classification")),
     Family("kerasprop.models.clip:CLIP", ("clip",),

@@ -53,7 +53,7 @@ class KerasTaskModel(BaseModel):
     def presets(cls):
         """keras-hub's presets for this class, plus the catalog names it loads (bundled ones included)."""
         presets = dict(super(BaseModel, cls).presets)
-        path = f"{cls.__module__}:{cls.__qualname__}"
+        path = _catalog.class_path(cls)
         for entry in _catalog.all_entries().values():
             if entry.model_class == path:
                 presets[entry.name] = {"metadata": {"description": entry.description, "handle": entry.handle,
