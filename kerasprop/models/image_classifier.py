@@ -9,6 +9,7 @@ import numpy as np
 from keras_hub.src.utils.preset_utils import TASK_CONFIG_FILE, check_config_class, check_file_exists
 from keras_hub.src.utils.preset_utils import get_preset_loader, load_json
 
+from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.image_inputs import center_fit, to_pixels
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.specs import describe
@@ -64,6 +65,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
             self.compile()  # keras-hub compiled during __init__, before the activation was known
 
     @classmethod
+    @deferred_initialisation()
     def from_preset(cls, preset, load_weights=True, labels=None, num_classes=None, **kwargs):
         """Loads a saved `SupervisedImageClassifier`, or converts a keras-hub `ImageClassifier` preset.
 

@@ -25,6 +25,7 @@ import keras_hub
 import numpy as np
 from keras import ops
 
+from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.generation import sampler_from_options, wants_sampling
 from kerasprop.models.task_model import KerasTaskModel
 
@@ -172,6 +173,7 @@ class Seq2SeqLM(KerasTaskModel):
         self._task_generators = {}
 
     @classmethod
+    @deferred_initialisation()
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads a catalog name, keras-hub preset, `hf://` handle or folder as the right kerasprop class."""
         from kerasprop.hub.catalog import find_entry, resolve_handle

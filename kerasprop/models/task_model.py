@@ -21,6 +21,7 @@ import keras
 from keras_hub.src.utils.python_utils import classproperty
 
 from kerasprop.hub import catalog as _catalog
+from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.base import BaseModel, check_name
 from kerasprop.schemas import BATCH, get_schema, task_names
 
@@ -61,6 +62,7 @@ class KerasTaskModel(BaseModel):
         return presets
 
     @classmethod
+    @deferred_initialisation()
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads a catalog name, bundled preset, keras-hub preset name, `kaggle://`/`hf://` handle or folder.
 

@@ -20,6 +20,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.hub.converters import classification_heads
 from kerasprop.models.task_model import KerasTaskModel
 
@@ -39,6 +40,7 @@ class ClassifierTask(KerasTaskModel):
         self.class_names = list(class_names) if class_names is not None else None
 
     @classmethod
+    @deferred_initialisation()
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads a keras-hub preset, or a Hugging Face checkpoint with its classification head.
 

@@ -28,6 +28,7 @@ from keras_hub.src.utils.tensor_utils import preprocessing_function
 from keras_hub.src.utils.transformers.preset_loader import TransformersPresetLoader
 from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
+from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
@@ -248,6 +249,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         return config
 
     @classmethod
+    @deferred_initialisation()
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads a saved `SentenceEmbedder`, a sentence-transformers folder or a backbone preset.
 
