@@ -73,6 +73,36 @@ def best_rate(fn, texts, repeats):
     return len(texts) / min(times)
 
 
+def flops_per_text(lengths, batch_size, hidden=384, intermediate=1536, layers=6):
+    """Multiply-adds x 2 of all-MiniLM-L6-v2 on these token counts, each length-sorted batch padded to its longest."""
+    lengths = sorted(lengths)
+    total = 0
+    for i in range(0, len(lengths), batch_size):
+        batch = lengths[i : i + batch_size]
+        padded = max(batch)
+        dense = 2 * (4 * hidden * hidden + 2 * hidden * intermediate)
+        attention = 4 * padded * hidden
+        total += len(batch) * padded * layers * (dense + attention)
+    return total / len(lengths)
+
+
+def matmul_gflops(rows=32 * 24, hidden=384, intermediate=1536, seconds=2.0):
+    """float32 matmul throughput of this machine through JAX, on the model's feed-forward shape."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((rows, hidden), "float32")
+    b = jnp.ones((hidden, intermediate), "float32")
+    step = jax.jit(lambda a, b: (a @ b)[:, :hidden] * 1e-3 + a)
+    a = step(a, b).block_until_ready()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a = step(a, b)
+        count += 1
+    a.block_until_ready()
+    return count * 2 * rows * hidden * intermediate / (time.perf_counter() - start) / 1e9
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=512)
@@ -116,6 +146,12 @@ def main():
     print(f"sentence-transformers encode: {st_rate:.1f} texts/s")
     print(f"sentence-transformers peak memory growth (load + runs, imports excluded): {st_memory.growth:.0f} MiB")
 
+    lengths = [len(ids) for ids in reference.tokenizer(texts)["input_ids"]]
+    gflops = matmul_gflops()
+    limit = gflops * 1e9 / flops_per_text(lengths, args.batch_size)
+    print(f"compute limit: {limit:.0f} texts/s ({flops_per_text(lengths, args.batch_size) / 1e9:.3f} GFLOP per text, "
+          f"{np.mean(lengths):.1f} tokens on average; float32 matmul {gflops:.0f} GFLOP/s through JAX); "
+          f"reference at {st_rate / limit:.0%} of it, kerasprop at {kp_rate / limit:.0%}")
     cosine = (ours * expected).sum(-1) / np.linalg.norm(ours, axis=-1) / np.linalg.norm(expected, axis=-1)
     print(f"min cosine to reference: {cosine.min():.6f} ({'counts' if cosine.min() > 0.9999 else 'DOES NOT COUNT'})")
     print(f"ratio kerasprop/sentence-transformers ({backend}): {kp_rate / st_rate:.2f}x (target >= 1.25x)")
