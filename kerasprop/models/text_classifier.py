@@ -21,6 +21,7 @@ import keras_hub
 import numpy as np
 
 from kerasprop.hub.converters import classification_heads
+from kerasprop.hub.converters import deberta_v3  # noqa: F401 (registers the deberta-v2 converter)
 from kerasprop.models.task_model import KerasTaskModel
 
 #: Examples per forward pass at inference.
