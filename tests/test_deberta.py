@@ -183,12 +183,12 @@ def test_supervised_classifier_loads_the_head(sentiment_checkpoint):
 @pytest.fixture(scope="module")
 def finetuned(sentiment_checkpoint):
     model = SupervisedTextClassifier.from_preset(str(sentiment_checkpoint[0]))
-    params = get_schema("text-classification").parse_finetune(keyword_dataset(128, seed=1))
+    params = get_schema("text-classification").parse_finetune(keyword_dataset(96, seed=1))
     model.pre_finetuning(params["labels"])
     x, y = model.process_batch(params, task="text-classification", max_length=16)
     model.compile(optimizer=keras.optimizers.AdamW(3e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(128, seed=0).batch(16), epochs=5, verbose=0)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(96, seed=0).batch(16), epochs=4, verbose=0)
     return model
 
 

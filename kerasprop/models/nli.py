@@ -9,8 +9,8 @@ the entailment logits across the labels of a text (`multi_label=False`).
 `NLIZeroShotClassifier` is the family's mixin; `from_preset` on it picks the
 class for the checkpoint's backbone: BART (e.g. facebook/bart-large-mnli), RoBERTa
 (roberta-large-mnli), XLM-RoBERTa (joeddav/xlm-roberta-large-xnli) or DeBERTa-v3
-(MoritzLaurer/DeBERTa-v3-base-mnli). Hugging
-Face checkpoints load with their classification head and `id2label`.
+(MoritzLaurer/DeBERTa-v3-base-mnli). Hugging Face checkpoints load with their
+classification head and `id2label`.
 """
 
 import keras
