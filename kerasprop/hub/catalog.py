@@ -145,6 +145,14 @@ ENTRIES = [
         source="Hugging Face facebook/bart-large-mnli (bart converter + head)",
     ),
     CatalogEntry(
+        # backprop's deberta-base-mnli was microsoft/deberta-base-mnli, DeBERTa v1, which keras-hub cannot
+        # run; the name now means the DeBERTa-v3 base model finetuned on MNLI.
+        "deberta-base-mnli", _NLI, "hf://MoritzLaurer/DeBERTa-v3-base-mnli", tasks=("text-classification",),
+        description="DeBERTa-v3 base finetuned on MNLI, for zero-shot classification (stands in for backprop's "
+                    "DeBERTa v1 microsoft/deberta-base-mnli, which keras-hub has no architecture for).",
+        license="mit", source="Hugging Face MoritzLaurer/DeBERTa-v3-base-mnli (kerasprop deberta-v2 converter + head)",
+    ),
+    CatalogEntry(
         "xlmr-large-xnli", _NLI, "hf://joeddav/xlm-roberta-large-xnli", tasks=("text-classification",),
         description="XLM-RoBERTa large finetuned on XNLI: zero-shot classification in 100 languages.",
         aliases={"text-classification": ("multilingual", "multilingual-large")}, languages=("multilingual",),

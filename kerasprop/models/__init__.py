@@ -22,6 +22,7 @@ _LAZY = {
     "BartNLIZeroShotClassifier": "kerasprop.models.nli",
     "RobertaNLIZeroShotClassifier": "kerasprop.models.nli",
     "XLMRobertaNLIZeroShotClassifier": "kerasprop.models.nli",
+    "DebertaV3NLIZeroShotClassifier": "kerasprop.models.nli",
     "SupervisedTextClassifier": "kerasprop.models.text_classifier",
     "BertSupervisedTextClassifier": "kerasprop.models.text_classifier",
     "DebertaV3SupervisedTextClassifier": "kerasprop.models.text_classifier",

@@ -8,8 +8,9 @@ the entailment logits across the labels of a text (`multi_label=False`).
 
 `NLIZeroShotClassifier` is the family's mixin; `from_preset` on it picks the
 class for the checkpoint's backbone: BART (e.g. facebook/bart-large-mnli), RoBERTa
-(roberta-large-mnli) or XLM-RoBERTa (joeddav/xlm-roberta-large-xnli). Hugging
-Face checkpoints load with their classification head and `id2label`.
+(roberta-large-mnli), XLM-RoBERTa (joeddav/xlm-roberta-large-xnli) or DeBERTa-v3
+(MoritzLaurer/DeBERTa-v3-base-mnli). Hugging Face checkpoints load with their
+classification head and `id2label`.
 """
 
 import keras
@@ -170,3 +171,4 @@ class BartNLIZeroShotClassifier(NLIZeroShotClassifier, keras_hub.models.TextClas
 
 RobertaNLIZeroShotClassifier = backbone_family(NLIZeroShotClassifier, keras_hub.models.RobertaTextClassifier)
 XLMRobertaNLIZeroShotClassifier = backbone_family(NLIZeroShotClassifier, keras_hub.models.XLMRobertaTextClassifier)
+DebertaV3NLIZeroShotClassifier = backbone_family(NLIZeroShotClassifier, keras_hub.models.DebertaV3TextClassifier)

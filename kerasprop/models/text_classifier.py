@@ -22,6 +22,7 @@ import numpy as np
 
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.hub.converters import classification_heads
+from kerasprop.hub.converters import deberta_v3  # noqa: F401 (registers the deberta-v2 converter)
 from kerasprop.models.task_model import KerasTaskModel
 
 #: Examples per forward pass at inference.

@@ -12,6 +12,7 @@ Hugging Face heads layer for layer:
 | bart                    | classification_head.dense  | classification_head.out_proj  |
 | distilbert              | pre_classifier (relu)      | classifier                    |
 | bert                    | (backbone pooler)          | classifier                    |
+| deberta-v2 (DeBERTa-v3) | pooler.dense (gelu)        | classifier                    |
 """
 
 from kerasprop.schemas.specs import describe
@@ -23,7 +24,10 @@ HEADS = {
     "bart": (("pooled_dense", "classification_head.dense"), ("output_dense", "classification_head.out_proj")),
     "distilbert": (("pooled_dense", "pre_classifier"), ("output_dense", "classifier")),
     "bert": (("output_dense", "classifier"),),
+    "deberta-v2": (("pooled_dense", "pooler.dense"), ("output_dense", "classifier")),
 }
+#: model_type -> (config key, value): the pooler activation the keras-hub head has built in.
+POOLER_ACTIVATIONS = {"deberta-v2": ("pooler_hidden_act", "gelu")}
 
 
 def transformers_config(preset):
@@ -76,6 +80,12 @@ def port_head(task, preset, hf_config):
         raise ValueError(
             f"kerasprop cannot load the classification head of {model_type!r} checkpoints; "
             f"it can for {sorted(HEADS)}."
+        )
+    key, activation = POOLER_ACTIVATIONS.get(model_type, (None, None))
+    if key is not None and hf_config.get(key, activation) != activation:
+        raise ValueError(
+            f"The {model_type!r} head of keras-hub applies {activation!r} after its pooler; "
+            f"this checkpoint has {key}={hf_config[key]!r}."
         )
     with SafetensorLoader(preset, prefix="") as loader:
         for attribute, prefix in HEADS[model_type]:
