@@ -9,7 +9,7 @@ from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
-from kerasprop.models.image_inputs import fit_images, to_pixels
+from kerasprop.models.image_inputs import fit_images
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -141,8 +141,16 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     # weights and are not part of the saved model.
     @functools.cached_property
     def image_tower(self):
-        images = keras.Input(shape=self.backbone.vision_encoder.image_shape, name="images")
-        return keras.Model(images, self.backbone.get_vision_embeddings(images), name="image_tower")
+        """Fitted uint8 images -> embeddings; the image converter's scale and offset run in the graph,
+        fused with the patch embedding, instead of as float passes over the batch on the host."""
+        converter = self.preprocessor.image_converter
+        images = keras.Input(shape=self.backbone.vision_encoder.image_shape, dtype="uint8", name="images")
+        pixels = keras.ops.cast(images, "float32")
+        if converter.scale is not None:
+            pixels = pixels * np.asarray(converter.scale, dtype="float32")
+        if converter.offset is not None:
+            pixels = pixels + np.asarray(converter.offset, dtype="float32")
+        return keras.Model(images, self.backbone.get_vision_embeddings(pixels), name="image_tower")
 
     @functools.cached_property
     def text_tower(self):
@@ -151,8 +159,8 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
 
     def embed_images(self, images):
         """Projected embeddings (numpy, `(n, projection_dim)`) of RGB `PIL.Image`s."""
-        pixels = to_pixels(images, self.preprocessor.image_converter)
-        return self._run(self.image_tower, pixels)
+        converter = self.preprocessor.image_converter
+        return self._run(self.image_tower, fit_images(images, converter.image_size, converter.interpolation))
 
     def embed_texts(self, texts):
         """Projected embeddings (numpy, `(n, projection_dim)`) of strings."""
