@@ -3,7 +3,8 @@
 Writes one random-weight CLIP ViT-B/32 checkpoint with `transformers`, loads it
 in both, and times kerasprop's `image-vectorisation` task (decoded images in,
 vectors out, preprocessing included) against the transformers CLIP vision tower
-with projection on the same images (CLIPImageProcessor included).
+with projection on the same images (CLIPImageProcessor included), the two taking
+turns in every repeat.
 
     KERAS_BACKEND=jax python benchmarks/w4_image_vectorisation.py [--images 64] [--repeats 3]
 """
@@ -34,13 +35,16 @@ def write_checkpoint(folder):
     CLIPImageProcessor().save_pretrained(folder)
 
 
-def best_of(repeats, fn):
-    times = []
+def best_of_interleaved(repeats, *fns):
+    """Best time and last output of each function, the functions taking turns in every repeat
+    (on a shared machine, a load change hits both sides alike)."""
+    times, outs = [[] for _ in fns], [None] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            outs[i] = fn()
+            times[i].append(time.perf_counter() - start)
+    return [(min(t), out) for t, out in zip(times, outs)]
 
 
 def main():
@@ -76,8 +80,7 @@ def main():
     start = time.perf_counter()
     run_kerasprop()
     print(f"kerasprop ({backend}) first call, compilation included: {time.perf_counter() - start:.2f} s")
-    ref_time, ref_out = best_of(args.repeats, run_reference)
-    kp_time, kp_out = best_of(args.repeats, run_kerasprop)
+    (ref_time, ref_out), (kp_time, kp_out) = best_of_interleaved(args.repeats, run_reference, run_kerasprop)
     cosine = np.sum(ref_out * kp_out, -1) / (np.linalg.norm(ref_out, axis=-1) * np.linalg.norm(kp_out, axis=-1))
     print(f"outputs agree: min cosine {cosine.min():.6f} (must be > 0.9999)")
     print(f"transformers (torch {torch.__version__}, {torch.get_num_threads()} threads): {args.images / ref_time:.2f} images/s")

@@ -364,30 +364,6 @@ def group_separation(model, texts, groups):
     return similarity[same & off_diagonal].mean() - similarity[~same].mean()
 
 
-def test_losses_match_a_numpy_reference():
-    from kerasprop.models.text_embedder import CosineSimilarityLoss, SemiHardTripletLoss
-
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(12, 5)).astype("float32")
-    unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
-    scores = rng.uniform(-1, 1, size=6).astype("float32")
-    expected = np.mean(((unit[:6] * unit[6:]).sum(-1) - scores) ** 2)
-    assert float(CosineSimilarityLoss()(scores, vectors)) == pytest.approx(expected, rel=1e-4)
-
-    groups = np.array([0, 0, 1, 1, 2, 2], "float32")
-    labels, distance = np.concatenate([groups, groups]), 1 - unit @ unit.T
-    losses = []
-    for a in range(12):
-        for p in range(12):
-            if a == p or labels[a] != labels[p]:
-                continue
-            negatives = distance[a][labels != labels[a]]
-            farther = negatives[negatives > distance[a, p]]
-            chosen = farther.min() if farther.size else negatives.max()
-            losses.append(max(distance[a, p] - chosen + 0.3, 0.0))
-    assert float(SemiHardTripletLoss(margin=0.3)(groups, vectors)) == pytest.approx(np.mean(losses), rel=1e-4)
-
-
 def test_process_batch_draws_positives_from_the_same_group(tiny_bert):
     texts, groups = ["a", "b", "c", "d", "e"], [0, 0, 1, 1, 2]
     (x, y) = tiny_bert.process_batch({"texts": texts, "groups": groups}, task="text-vectorisation", variant="triplet")

@@ -9,8 +9,10 @@ from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
-from kerasprop.models.image_inputs import to_pixels
+from kerasprop.models.image_inputs import fit_images
 from kerasprop.models.task_model import KerasTaskModel
+from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
+from kerasprop.schemas import get_schema
 
 #: Texts are padded to a multiple of this many tokens, so few shapes get compiled.
 TOKEN_BUCKET = 8
@@ -21,7 +23,10 @@ class CLIPImageTextPreprocessor(keras_hub.models.Preprocessor):
     """Turns `{"images": ..., "prompts": ...}` (either key optional) into CLIP inputs.
 
     Images go through a `CLIPImageConverter` (resize and normalise); prompts
-    are tokenised and packed between the start and end tokens.
+    are tokenised and packed between the start and end tokens (`token_ids`
+    packed already pass through). A pair batch
+    `{"first": {...}, "second": {...}}` (vector finetuning) becomes one batch
+    of both halves, first then second.
 
     Example:
     >>> import numpy as np
@@ -50,11 +55,17 @@ class CLIPImageTextPreprocessor(keras_hub.models.Preprocessor):
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None, sequence_length=None):
+        if PAIR_KEYS[0] in x:  # a pair batch for vector finetuning: first items, then second items
+            import tensorflow as tf  # tf.data preprocessing, on every backend
+
+            x = {key: tf.concat([x[PAIR_KEYS[0]][key], x[PAIR_KEYS[1]][key]], axis=0) for key in x[PAIR_KEYS[0]]}
         out = {}
         if x.get("images") is not None:
             out["images"] = self.image_converter(x["images"])
         if x.get("prompts") is not None:
             out["token_ids"] = self.packer(self.tokenizer(x["prompts"]), sequence_length=sequence_length)
+        elif x.get("token_ids") is not None:
+            out["token_ids"] = x["token_ids"]
         return keras.utils.pack_x_y_sample_weight(out, y, sample_weight)
 
     def pack_texts(self, texts):
@@ -77,11 +88,13 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     """CLIP: image vectors, text vectors, joint vectors and zero-shot image classification.
 
     Called with `{"images": ..., "token_ids": ...}` it returns the projected
-    `image_embeddings` and `text_embeddings`. As a backprop model it serves
-    "image-vectorisation" and "text-vectorisation" (projected embeddings),
-    "image-text-vectorisation" (both concatenated, then L2-normalised, as
-    backprop did) and "image-classification" (zero-shot: softmax over
-    CLIP's scaled image-label similarities).
+    `image_embeddings` and `text_embeddings` (either input alone gives its
+    embeddings alone). As a backprop model it serves "image-vectorisation" and
+    "text-vectorisation" (projected embeddings), "image-text-vectorisation"
+    (both concatenated, then L2-normalised, as backprop did) and
+    "image-classification" (zero-shot: softmax over CLIP's scaled image-label
+    similarities). The three vectorisation tasks are finetunable, with the
+    variants "triplet" and "cosine_similarity" (`kerasprop.models.vector_finetuning`).
 
     Example:
     >>> from PIL import Image
@@ -95,6 +108,7 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     preprocessor_cls = CLIPImageTextPreprocessor
     default_tasks = ("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation")
     default_description = "CLIP: zero-shot image classification and image, text and joint vectors."
+    finetunable_tasks = ("image-vectorisation", "text-vectorisation", "image-text-vectorisation")
     #: Images and texts per forward pass.
     batch_size = 32
 
@@ -110,14 +124,33 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
             "text_embeddings": backbone.get_text_embeddings(inputs["token_ids"]),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # Either input may come alone (see `call`).
+        self.input_spec = None
+
+    def call(self, inputs, training=None):
+        """The embeddings of the inputs given: `images`, `token_ids` or both."""
+        outputs = {}
+        if inputs.get("images") is not None:
+            outputs["image_embeddings"] = self.backbone.get_vision_embeddings(inputs["images"])
+        if inputs.get("token_ids") is not None:
+            outputs["text_embeddings"] = self.backbone.get_text_embeddings(inputs["token_ids"])
+        return outputs
 
     # Towers run one modality each and compile once per input shape. They are
     # cached outside Keras' attribute tracking: they share the backbone's
     # weights and are not part of the saved model.
     @functools.cached_property
     def image_tower(self):
-        images = keras.Input(shape=self.backbone.vision_encoder.image_shape, name="images")
-        return keras.Model(images, self.backbone.get_vision_embeddings(images), name="image_tower")
+        """Fitted uint8 images -> embeddings; the image converter's scale and offset run in the graph,
+        fused with the patch embedding, instead of as float passes over the batch on the host."""
+        converter = self.preprocessor.image_converter
+        images = keras.Input(shape=self.backbone.vision_encoder.image_shape, dtype="uint8", name="images")
+        pixels = keras.ops.cast(images, "float32")
+        if converter.scale is not None:
+            pixels = pixels * np.asarray(converter.scale, dtype="float32")
+        if converter.offset is not None:
+            pixels = pixels + np.asarray(converter.offset, dtype="float32")
+        return keras.Model(images, self.backbone.get_vision_embeddings(pixels), name="image_tower")
 
     @functools.cached_property
     def text_tower(self):
@@ -126,8 +159,8 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
 
     def embed_images(self, images):
         """Projected embeddings (numpy, `(n, projection_dim)`) of RGB `PIL.Image`s."""
-        pixels = to_pixels(images, self.preprocessor.image_converter)
-        return self._run(self.image_tower, pixels)
+        converter = self.preprocessor.image_converter
+        return self._run(self.image_tower, fit_images(images, converter.image_size, converter.interpolation))
 
     def embed_texts(self, texts):
         """Projected embeddings (numpy, `(n, projection_dim)`) of strings."""
@@ -170,6 +203,52 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
             order = np.argsort(-probabilities, kind="stable")[:top_k]
             outputs.append({labels[i]: float(probabilities[i]) for i in order})
         return outputs
+
+
+    # --- finetuning ------------------------------------------------------------------
+
+    def process_batch(self, params, task="image-vectorisation", variant=None, seed=0, **options):
+        """Turns validated finetuning params into `(x, y)` for `fit`.
+
+        `x` is a pair batch `{"first": items, "second": items}`, each half a
+        dict of `images` (fitted to the model's size, uint8) and/or packed
+        `token_ids`, as the task embeds them; `y` the target similarities or the groups
+        (see `kerasprop.models.vector_finetuning`).
+        """
+        self.check_finetunable(task)
+        modalities = _MODALITIES[task]
+        pairs, y = pair_batch(params, variant or get_schema(task).default_variant, modalities, seed)
+        converter = self.preprocessor.image_converter
+        first, second = {}, {}
+        if "images" in pairs:
+            first["images"], second["images"] = (
+                fit_images(part, converter.image_size, converter.interpolation) for part in pairs["images"]
+            )
+        if "texts" in pairs:  # tokenised once here, not in every epoch's pipeline
+            token_ids = self.preprocessor.pack_texts(pairs["texts"][0] + pairs["texts"][1])
+            first["token_ids"], second["token_ids"] = np.split(token_ids, 2)
+        return {PAIR_KEYS[0]: first, PAIR_KEYS[1]: second}, y
+
+    def finetuning_compile_kwargs(self, task="image-vectorisation", variant=None):
+        """The loss to compile with for a finetuning variant."""
+        self.check_finetunable(task)
+        return {"loss": vector_loss(variant or get_schema(task).default_variant)}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The loss on the task's vectors: the image or text embeddings, or both concatenated."""
+        if isinstance(y_pred, dict):
+            y_pred = keras.ops.concatenate(
+                [y_pred[key] for key in ("image_embeddings", "text_embeddings") if key in y_pred], axis=-1
+            )
+        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+
+
+#: Finetuning params' modalities of each task (`vector_finetuning.PARAM_KEYS`).
+_MODALITIES = {
+    "image-vectorisation": ("images",),
+    "text-vectorisation": ("texts",),
+    "image-text-vectorisation": ("images", "texts"),
+}
 
 
 def _normalise(vectors):

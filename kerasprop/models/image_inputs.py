@@ -30,6 +30,12 @@ def center_fit(image, height, width, interpolation="bicubic"):
     return image.crop((left, top, left + width, top + height))
 
 
+def fit_images(images, size, interpolation="bicubic"):
+    """A uint8 `(batch, height, width, 3)` array of `images`, each `center_fit` to `size`."""
+    height, width = size
+    return np.stack([np.asarray(center_fit(image, height, width, interpolation)) for image in images])
+
+
 def to_pixels(images, image_converter):
     """A float32 `(batch, height, width, 3)` array of `images`, fitted and normalised.
 
@@ -37,10 +43,7 @@ def to_pixels(images, image_converter):
     `ImageConverter`, so the result is what the converter would give for
     images already at its size.
     """
-    height, width = image_converter.image_size
-    interpolation = image_converter.interpolation
-    batch = np.stack([np.asarray(center_fit(image, height, width, interpolation)) for image in images])
-    batch = batch.astype("float32")
+    batch = fit_images(images, image_converter.image_size, image_converter.interpolation).astype("float32")
     if image_converter.scale is not None:
         batch *= np.asarray(image_converter.scale, dtype="float32")
     if image_converter.offset is not None:

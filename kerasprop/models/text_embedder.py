@@ -30,11 +30,10 @@ from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.task_model import KerasTaskModel
+from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 
-#: Keys of a pair batch in `process_batch` output: both texts are embedded, side by side.
-PAIR_KEYS = ("first", "second")
 POOLING_MODES = ("mean", "cls", "max")
 #: sentence-transformers activation classes -> Keras activations.
 _ACTIVATIONS = {"Tanh": "tanh", "Identity": None, "ReLU": "relu", "GELU": "gelu", "Sigmoid": "sigmoid"}
@@ -342,94 +341,17 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         """Turns validated finetuning params into `(x, y)` for `fit`.
 
         `x` is a pair batch `{"first": texts, "second": texts}` (the
-        preprocessor embeds both halves in one pass). "cosine_similarity": the
-        pairs as given, `y` the target similarity. "triplet": each text is
-        paired with a positive drawn from its own group (itself if it is alone),
-        `y` the group; the loss finds negatives among the batch's other groups.
+        preprocessor embeds both halves in one pass), `y` the target
+        similarities or the groups (see `kerasprop.models.vector_finetuning`).
         """
         self.check_finetunable(task)
-        variant = variant or get_schema(task).default_variant
-        if variant == "cosine_similarity":
-            first, second = list(params["texts1"]), list(params["texts2"])
-            return {PAIR_KEYS[0]: first, PAIR_KEYS[1]: second}, np.asarray(params["similarity_scores"], "float32")
-        texts, groups = list(params["texts"]), np.asarray(params["groups"])
-        rng = np.random.default_rng(seed)
-        positives = []
-        for i, group in enumerate(groups):
-            others = np.flatnonzero((groups == group) & (np.arange(len(groups)) != i))
-            positives.append(texts[rng.choice(others)] if len(others) else texts[i])
-        return {PAIR_KEYS[0]: texts, PAIR_KEYS[1]: positives}, groups.astype("float32")
+        pairs, y = pair_batch(params, variant or get_schema(task).default_variant, ("texts",), seed)
+        return dict(zip(PAIR_KEYS, pairs["texts"])), y
 
     def finetuning_compile_kwargs(self, task="text-vectorisation", variant=None):
         """The loss to compile with for a finetuning variant."""
         self.check_finetunable(task)
-        variant = variant or get_schema(task).default_variant
-        return {"loss": CosineSimilarityLoss() if variant == "cosine_similarity" else SemiHardTripletLoss()}
-
-
-@keras.saving.register_keras_serializable(package="kerasprop")
-class CosineSimilarityLoss(keras.losses.Loss):
-    """Squared error between each pair's cosine similarity and its target score.
-
-    `y_pred` holds the vectors of a pair batch: first texts, then second texts.
-
-    Example:
-    >>> import numpy as np
-    >>> loss = CosineSimilarityLoss()
-    >>> float(loss(np.array([1.0]), np.array([[1.0, 0.0], [0.0, 2.0]])))
-    1.0
-    """
-
-    def __init__(self, name="cosine_similarity_loss", **kwargs):
-        super().__init__(name=name, **kwargs)
-
-    def call(self, y_true, y_pred):
-        first, second = ops.split(y_pred, 2, axis=0)
-        similarity = ops.sum(ops.normalize(first, axis=-1) * ops.normalize(second, axis=-1), axis=-1)
-        return ops.square(similarity - ops.reshape(y_true, (-1,)))
-
-
-@keras.saving.register_keras_serializable(package="kerasprop")
-class SemiHardTripletLoss(keras.losses.Loss):
-    """Semi-hard triplet loss on cosine distance (1 - cosine similarity).
-
-    For every (anchor, positive) of the same group in the batch, the negative
-    is the closest one farther than the positive (semi-hard), or the farthest
-    negative when none is; the loss is `max(d(a, p) - d(a, n) + margin, 0)`,
-    averaged over pairs that have a negative. `y_true` holds the group of each
-    pair of a pair batch (`y_pred`: first texts, then second texts).
-
-    Example:
-    >>> import numpy as np
-    >>> loss = SemiHardTripletLoss(margin=0.5)
-    >>> vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]])
-    >>> round(float(loss(np.array([0.0, 1.0]), vectors)), 4)
-    0.0
-    """
-
-    def __init__(self, margin=0.5, name="semi_hard_triplet_loss", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.margin = margin
-
-    def call(self, y_true, y_pred):
-        groups = ops.reshape(y_true, (-1,))
-        groups = ops.concatenate([groups, groups], axis=0)
-        vectors = ops.normalize(y_pred, axis=-1)
-        distance = 1.0 - ops.matmul(vectors, ops.transpose(vectors))
-        same = ops.equal(groups[:, None], groups[None, :])
-        positive = ops.logical_and(same, ops.logical_not(ops.eye(ops.shape(groups)[0], dtype="bool")))
-        negative = ops.logical_not(same)
-        d_ap, d_an = distance[:, :, None], distance[:, None, :]  # (anchor, positive, negative)
-        farther = ops.logical_and(negative[:, None, :], d_an > d_ap)
-        semi_hard = ops.min(ops.where(farther, d_an, 4.0), axis=-1)
-        hardest = ops.max(ops.where(negative, distance, -4.0), axis=-1)[:, None]
-        chosen = ops.where(ops.any(farther, axis=-1), semi_hard, hardest)
-        valid = ops.logical_and(positive, ops.any(negative, axis=-1)[:, None])
-        losses = ops.where(valid, ops.relu(distance - chosen + self.margin), 0.0)
-        return ops.sum(losses) / ops.maximum(ops.sum(ops.cast(valid, losses.dtype)), 1.0)
-
-    def get_config(self):
-        return {**super().get_config(), "margin": self.margin}
+        return {"loss": vector_loss(variant or get_schema(task).default_variant)}
 
 
 def _check_template(template):
