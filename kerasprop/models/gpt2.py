@@ -4,9 +4,10 @@ Generation runs on its own key/value cache, laid out for decoding on memory-boun
 hardware: one `(key, value)` pair per layer, each `(batch, heads, length, head_dim)`,
 so a step writes one position of each in place and attends over it without copying
 the cache (keras-hub's stacked `(batch, layers, 2, length, heads, head_dim)` cache is
-sliced, transposed and re-stacked every step: about a quarter of a GPT-2 step on CPU).
-The prompt is read in one pass over the prompt positions only, not over the room
-left for new tokens. keras-hub's `call_with_cache` is left as it is.
+sliced, transposed and re-stacked every step). The prompt is read in one pass over
+the prompt positions only, not over the room left for new tokens. On CPU a GPT-2
+124M step then costs what a bare read of its weights costs (see benchmarks/README.md).
+keras-hub's `call_with_cache` is left as it is.
 """
 
 import keras
