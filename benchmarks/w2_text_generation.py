@@ -2,16 +2,18 @@
 
 kerasprop (the task API), keras-hub used directly and transformers `generate`
 load the very same random checkpoint (written once with transformers) and
-must produce the same new text. Prints one line per measurement and a final
-ratio line.
+must produce the same new text. The legs are timed interleaved (one call of each
+in turn), so a shared machine's load falls on all of them alike. Prints one line
+per measurement and a final ratio line.
 
-    KERAS_BACKEND=jax python benchmarks/w2_text_generation.py [--folder /tmp/w2-gpt2] [--repeats 3]
+    KERAS_BACKEND=jax python benchmarks/w2_text_generation.py [--folder /tmp/w2-gpt2] [--repeats 3] [--no-transformers]
 """
 
 import argparse
 import json
 import os
 import pathlib
+import statistics
 import time
 
 BATCH, PROMPT_TOKENS, NEW_TOKENS = 4, 32, 64
@@ -34,28 +36,28 @@ def write_checkpoint(folder):
     transformers.GPT2LMHeadModel(config).save_pretrained(folder)
 
 
-def timed(fn, repeats):
-    start = time.perf_counter()
-    result = fn()
-    first = time.perf_counter() - start
-    steady = []
-    for _ in range(repeats):
+def interleaved(legs, repeats):
+    """Times each leg's first call, then `repeats` rounds of one call per leg in turn (a shared machine's
+    load falls on every leg alike). Returns {name: (result, first call s, median steady s, CPU s per call)}."""
+    figures = {}
+    for name, function in legs.items():
         start = time.perf_counter()
-        fn()
-        steady.append(time.perf_counter() - start)
-    return result, first, sorted(steady)[len(steady) // 2]
-
-
-def report(name, first, steady):
-    tokens = BATCH * NEW_TOKENS
-    print(f"{name}: first call {first:.2f}s, steady {steady:.2f}s, {tokens / steady:.1f} new tokens/s", flush=True)
-    return tokens / steady
+        figures[name] = [function(), time.perf_counter() - start, [], []]
+    for _ in range(repeats):
+        for name, function in legs.items():
+            start, cpu = time.perf_counter(), time.process_time()
+            function()
+            figures[name][2].append(time.perf_counter() - start)
+            figures[name][3].append(time.process_time() - cpu)
+    return {name: (result, first, statistics.median(steady), statistics.median(cpu))
+            for name, (result, first, steady, cpu) in figures.items()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default="/tmp/w2-gpt2")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-transformers", action="store_true", help="leave out the (slow) transformers leg")
     args = parser.parse_args()
     folder = pathlib.Path(args.folder)
     if not (folder / "model.safetensors").exists():
@@ -72,43 +74,46 @@ def main():
 
     model = GPT2TextGenerator.from_preset(str(folder))
     options = {"text": texts, "min_length": NEW_TOKENS, "max_length": NEW_TOKENS, "temperature": 0.0}
-    ours, first, steady = timed(lambda: model(options, task="text-generation"), args.repeats)
-    kerasprop_speed = report(f"kerasprop ({backend})", first, steady)
-    del model
-
     direct = keras_hub.models.GPT2CausalLM.from_preset(str(folder))
     direct.compile(sampler="greedy")
-    sequence_length = PROMPT_TOKENS + NEW_TOKENS
-    theirs, first, steady = timed(
-        lambda: direct.generate(texts, max_length=sequence_length, stop_token_ids=None, strip_prompt=True),
-        args.repeats,
-    )
-    direct_speed = report(f"keras-hub direct ({backend})", first, steady)
-    del direct
+    legs = {
+        f"kerasprop ({backend})": lambda: model(options, task="text-generation"),
+        f"keras-hub direct ({backend})": lambda: [
+            t.decode("utf-8") if isinstance(t, bytes) else str(t)
+            for t in direct.generate(texts, max_length=PROMPT_TOKENS + NEW_TOKENS, stop_token_ids=None,
+                                     strip_prompt=True)
+        ],
+    }
+    if not args.no_transformers:
+        import torch
+        import transformers
 
-    import torch
-    import transformers
+        torch.set_grad_enabled(False)
+        hf_model = transformers.GPT2LMHeadModel.from_pretrained(folder).eval()
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        ids = torch.tensor([[tokenizer.eos_token_id] + tokenizer(t)["input_ids"] for t in texts])
 
-    torch.set_grad_enabled(False)
-    hf_model = transformers.GPT2LMHeadModel.from_pretrained(folder).eval()
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-    ids = torch.tensor([[tokenizer.eos_token_id] + tokenizer(t)["input_ids"] for t in texts])
-    hf_out, first, steady = timed(
-        lambda: hf_model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                  min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS, pad_token_id=50256),
-        args.repeats,
-    )
-    hf_speed = report("transformers (torch)", first, steady)
-    reference = [tokenizer.decode(row[PROMPT_TOKENS:]) for row in hf_out]
+        def hf_generate():
+            out = hf_model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                    min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS, pad_token_id=50256)
+            return [tokenizer.decode(row[PROMPT_TOKENS:]) for row in out]
 
-    theirs = [t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in theirs]
-    same = list(ours) == reference and theirs == reference
-    print(f"outputs identical: {same}")
-    print(
-        f"ratio kerasprop/transformers {kerasprop_speed / hf_speed:.2f}, "
-        f"kerasprop/keras-hub {kerasprop_speed / direct_speed:.2f}, "
-        f"kerasprop/limit(105 tokens/s) {kerasprop_speed / 105:.2f}"
-    )
+        legs["transformers (torch)"] = hf_generate
+
+    tokens = BATCH * NEW_TOKENS
+    speed = {}
+    results = interleaved(legs, args.repeats)
+    for name, (_, first, steady, cpu) in results.items():
+        speed[name] = tokens / steady
+        print(f"{name}: first call {first:.2f}s, steady {steady:.2f}s (CPU {cpu:.2f}s), "
+              f"{speed[name]:.1f} new tokens/s", flush=True)
+    outputs = [result for result, *_ in results.values()]
+    print(f"outputs identical: {all(out == outputs[0] for out in outputs)}")
+    ours, keras_hub_direct, *reference = speed.values()
+    ratios = [f"kerasprop/keras-hub {ours / keras_hub_direct:.2f}"]
+    if reference:
+        ratios.insert(0, f"kerasprop/transformers {ours / reference[0]:.2f}")
+    print(f"ratio {', '.join(ratios)}, kerasprop/limit(105 tokens/s) {ours / 105:.2f}")
 
 
 if __name__ == "__main__":

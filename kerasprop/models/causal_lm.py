@@ -98,6 +98,16 @@ class CausalLMTextGeneration(KerasTaskModel):
             )
         return min(bucket, limit - max_new_tokens)
 
+    def prompt_positions(self, length):
+        """How many leading positions of a `length`-token generate input can hold prompt tokens.
+
+        Inside `generate_new_text` the last `max_length` positions are room for
+        new tokens only (the sampler knows how many); elsewhere all may be prompt.
+        A `generate_step` may read the prompt in one pass over these positions.
+        """
+        max_new_tokens = getattr(self.sampler, "max_new_tokens", None)
+        return length if max_new_tokens is None else max(1, length - max_new_tokens)
+
     def pack_prompts(self, texts, max_new_tokens):
         """Tokenises `texts` once and right-pads them to a bucket with room for the new tokens.
 
