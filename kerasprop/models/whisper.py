@@ -25,7 +25,7 @@ from keras_hub.src.models.audio_to_text_preprocessor import AudioToTextPreproces
 from keras_hub.src.models.whisper.whisper_audio_converter import WhisperAudioConverter
 from keras_hub.src.models.whisper.whisper_backbone import WhisperBackbone
 from keras_hub.src.models.whisper.whisper_tokenizer import WhisperTokenizer
-from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function
+from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, tf
 
 import kerasprop.hub.converters.whisper  # noqa: F401  (registers the Hugging Face Whisper converter)
 from kerasprop.models.task_model import KerasTaskModel
@@ -159,10 +159,9 @@ class WhisperSpeechRecognizerPreprocessor(AudioToTextPreprocessor):
         token_ids, padding_mask = self.decoder_packer(
             self.tokenizer(x["text"]), sequence_length=sequence_length + 1, add_end_value=True
         )
+        # Preprocessing runs in TensorFlow on every backend. The loss skips the prompt's tokens.
         prompt = len(self.prompt_ids)
-        weights = ops.concatenate(
-            [ops.zeros_like(padding_mask[..., : prompt - 1]), padding_mask[..., prompt:]], axis=-1
-        )
+        weights = tf.concat([tf.zeros_like(padding_mask[..., : prompt - 1]), padding_mask[..., prompt:]], axis=-1)
         x = {
             "encoder_features": self.audio_converter(x["audio"]),
             "decoder_token_ids": token_ids[..., :-1],

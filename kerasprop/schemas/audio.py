@@ -161,7 +161,7 @@ def _read_with_scipy(raw, key, what):
 
     try:
         rate, samples = wavfile.read(io.BytesIO(raw))
-    except (ValueError, EOFError) as error:
+    except Exception as error:  # scipy fails on malformed files with several error types
         raise ValueError(f"'{key}': {what} is a broken or unsupported WAV file ({error}).") from None
     return samples, int(rate)
 
