@@ -31,8 +31,10 @@ def build_model():
     from kerasprop.models.whisper import WhisperSpeechRecognizer, WhisperSpeechRecognizerPreprocessor
 
     vocabulary = {c: i for i, c in enumerate(bytes_to_unicode().values())}
+    merges = ["Ġ t", "h e"]  # keras-hub's BPE needs at least one merge
+    vocabulary.update({m.replace(" ", ""): len(vocabulary) + i for i, m in enumerate(merges)})
     special = {token: len(vocabulary) + i for i, token in enumerate(SPECIAL_TOKENS)}
-    tokenizer = keras_hub.tokenizers.WhisperTokenizer(vocabulary=vocabulary, merges=[], special_tokens=special)
+    tokenizer = keras_hub.tokenizers.WhisperTokenizer(vocabulary=vocabulary, merges=merges, special_tokens=special)
     converter = keras_hub.layers.WhisperAudioConverter(num_mels=80, max_audio_length=1)
     backbone = keras_hub.models.WhisperBackbone(
         vocabulary_size=len(vocabulary) + len(special), num_layers=2, num_heads=2, hidden_dim=32,
@@ -77,7 +79,7 @@ def write_card(folder, model, records, train_seconds):
             ("Architecture and size",
              f"`WhisperSpeechRecognizer` on keras-hub's `WhisperBackbone`: {config['num_layers']} layers, hidden "
              f"size {config['hidden_dim']}, 80 mel bins, a 1 s window, a byte-level vocabulary of "
-             f"{config['vocabulary_size']} tokens (no merges), English-only prompt; {model.count_params():,} "
+             f"{config['vocabulary_size']} tokens (two merges), English-only prompt; {model.count_params():,} "
              f"parameters, {common.folder_size_mb(folder):.1f} MB on disk."),
             ("Data and licence", "No data: random weights (seed below). Released with kerasprop under Apache-2.0."),
             ("How it was built", f"`{common.command_line(__spec__.name)}`\n\nSeed {SEED}; no training."),
