@@ -25,7 +25,7 @@ TOP_K = Field("top_k", Integer(minimum=0), default=0, description="number of mos
 RETURN_TENSOR = Field("return_tensor", Boolean(), default=False, description="return a tensor instead of a list of floats")
 AUDIO = Field("audio", Audio(), BATCH, required=True, description="audio or list of audio clips (WAV path, bytes, base64 or array)")
 SAMPLING_RATE = Field(
-    "sampling_rate", Integer(minimum=1), description="sampling rate of audio given as arrays (default 16000); files carry their own"
+    "sampling_rate", Integer(minimum=1), default=16000, description="sampling rate of audio given as arrays; files carry their own"
 )
 LABEL_SCORES = DictOf(Number(minimum=0.0, maximum=1.0))
 VECTOR = ListOf(Number())
@@ -281,7 +281,7 @@ SCHEMAS = [
                     Field("text", TEXTS, required=True, description="transcript per clip"),
                 ),
                 options=(
-                    Field("sampling_rate", Integer(minimum=1), description="sampling rate of array audio (default 16000)"),
+                    SAMPLING_RATE,
                     Field("max_output_length", Integer(minimum=1), default=64, description="transcript tokens kept"),
                 ),
                 description="audio clips and their transcripts",
@@ -302,7 +302,7 @@ SCHEMAS = [
                     Field("labels", ListOf(AnyOf(Text(), Integer())), required=True, description="label per clip"),
                 ),
                 options=(
-                    Field("sampling_rate", Integer(minimum=1), description="sampling rate of array audio (default 16000)"),
+                    SAMPLING_RATE,
                 ),
                 description="one label per clip, cross-entropy",
             )
