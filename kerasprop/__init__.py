@@ -46,6 +46,8 @@ _LAZY = {
     "ImageClassification": "kerasprop.tasks",
     "ImageVectorisation": "kerasprop.tasks",
     "ImageTextVectorisation": "kerasprop.tasks",
+    "SpeechRecognition": "kerasprop.tasks",
+    "AudioClassification": "kerasprop.tasks",
     "Task": "kerasprop.tasks",
     "AutoModel": "kerasprop.models.auto",
     "save": "kerasprop.hub.io",

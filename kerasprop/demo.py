@@ -22,6 +22,15 @@ def _demo_image(shape="circle", colour=(220, 30, 30), size=96):
     return image
 
 
+def _demo_tone(start=300.0, end=1200.0, seconds=1.0, rate=16000):
+    """A sine sweeping from `start` to `end` Hz (16 kHz float32 samples)."""
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    frequency = start * (end / start) ** (t / seconds)
+    return (0.4 * np.sin(2 * np.pi * np.cumsum(frequency) / rate)).astype("float32")
+
+
 def examples():
     """(task, task_input, printable input) for every task."""
     circle = _demo_image()
@@ -50,11 +59,13 @@ def examples():
         ("image-classification", {"image": circle, "labels": ["a red circle", "a blue square"]}, "a drawn red circle"),
         ("image-vectorisation", {"image": circle}, "a drawn red circle"),
         ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
+        ("speech-recognition", {"audio": _demo_tone()}, "a generated 1 s tone (no speech offline)"),
+        ("audio-classification", {"audio": _demo_tone()}, "a generated rising tone"),
     ]
 
 
 def _printable(task_input, shown):
-    return {k: (shown if k == "image" else v) for k, v in task_input.items()}
+    return {k: (shown if k in ("image", "audio") else v) for k, v in task_input.items()}
 
 
 def run_demo(as_json=False, out=None):

@@ -97,6 +97,8 @@ _EMBEDDER = "kerasprop.models.text_embedder:SentenceEmbedder"
 _NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
 _CLIP = "kerasprop.models.clip:CLIP"
 _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
+_WHISPER = "kerasprop.models.whisper:WhisperSpeechRecognizer"
+_WHISPER_CLASSIFIER = "kerasprop.models.whisper:WhisperAudioClassifier"
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
 
 ENTRIES = [
@@ -204,6 +206,19 @@ ENTRIES = [
             ("b7", "efficientnet_b5_sw_ft_imagenet"),
         )
     ],
+    *[
+        CatalogEntry(
+            name, _WHISPER, f"hf://openai/{repo}", tasks=("speech-recognition",),
+            finetunable_tasks=("speech-recognition",), description=description,
+            aliases={"speech-recognition": aliases}, languages=("en",) if repo.endswith(".en") else ("multilingual",),
+            license="apache-2.0", source=f"Hugging Face openai/{repo} (Whisper converter)",
+        )
+        for name, repo, aliases, description in (
+            ("whisper-tiny-en", "whisper-tiny.en", ("english-tiny",), "OpenAI Whisper tiny (39M), English."),
+            ("whisper-base-en", "whisper-base.en", ("english", "english-base"), "OpenAI Whisper base (74M), English."),
+            ("whisper-small", "whisper-small", ("multilingual",), "OpenAI Whisper small (244M), 99 languages."),
+        )
+    ],
     # Bundled presets (presets/<name>, built by presets/recipes): every task's default offline.
     CatalogEntry(
         "t5-tiny-multitask", _T5, "bundled:t5-tiny-multitask", tasks=GENERATIVE_TASKS,
@@ -230,6 +245,18 @@ ENTRIES = [
         finetunable_tasks=("image-classification",),
         description="A small ResNet (bundled, offline) that names 24 coloured shapes; a base for finetuning.",
         license="apache-2.0", source="presets/recipes/shapes_classifier.py (generated pictures)",
+    ),
+    CatalogEntry(
+        "whisper-tiny-tones", _WHISPER_CLASSIFIER, "bundled:whisper-tiny-tones", tasks=("audio-classification",),
+        finetunable_tasks=("audio-classification",),
+        description="A small Whisper encoder (bundled, offline) that tells rising, falling and steady tones and noise.",
+        license="apache-2.0", source="presets/recipes/whisper_tones.py (generated audio)",
+    ),
+    CatalogEntry(
+        "whisper-tiny-random", _WHISPER, "bundled:whisper-tiny-random", tasks=("speech-recognition",),
+        finetunable_tasks=("speech-recognition",),
+        description="TEST PRESET: a tiny Whisper with RANDOM weights (bundled, offline); its transcripts are noise.",
+        license="apache-2.0", source="presets/recipes/whisper_random.py (random weights, byte-level vocabulary)",
     ),
 ]
 

@@ -32,6 +32,8 @@ _LAZY = {
     "Seq2SeqLM": "kerasprop.models.seq2seq",
     "T5MultiTask": "kerasprop.models.t5",
     "BartMultiTask": "kerasprop.models.bart",
+    "WhisperSpeechRecognizer": "kerasprop.models.whisper",
+    "WhisperAudioClassifier": "kerasprop.models.whisper",
 }
 
 __all__ = sorted(_LAZY)

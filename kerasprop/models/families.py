@@ -61,6 +61,8 @@ FAMILIES = [
            ("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation")),
     Family("kerasprop.models.image_classifier:SupervisedImageClassifier",
            ("resnet", "efficientnet", "mobilenet", "vgg", "densenet", "cspnet"), ("image-classification",)),
+    Family("kerasprop.models.whisper:WhisperSpeechRecognizer", ("whisper",), ("speech-recognition",)),
+    Family("kerasprop.models.whisper:WhisperAudioClassifier", ("whisper",), ("audio-classification",)),
 ]
 
 

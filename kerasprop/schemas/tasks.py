@@ -5,6 +5,7 @@ it): the task classes, the model shim, the CLI and the HTTP adapter all read
 these descriptions.
 """
 
+from kerasprop.schemas.audio import Audio, resample_request
 from kerasprop.schemas.images import Image
 from kerasprop.schemas.schema import BATCH, ITEM, Field, FinetuneSchema, TaskSchema
 from kerasprop.schemas.specs import (
@@ -22,6 +23,10 @@ TEXT = Field("text", Text(), BATCH, required=True, description="text or list of 
 IMAGE = Field("image", Image(), BATCH, required=True, description="image or list of images")
 TOP_K = Field("top_k", Integer(minimum=0), default=0, description="number of most probable labels to return (0: all)")
 RETURN_TENSOR = Field("return_tensor", Boolean(), default=False, description="return a tensor instead of a list of floats")
+AUDIO = Field("audio", Audio(), BATCH, required=True, description="audio or list of audio clips (WAV path, bytes, base64 or array)")
+SAMPLING_RATE = Field(
+    "sampling_rate", Integer(minimum=1), default=16000, description="sampling rate of audio given as arrays; files carry their own"
+)
 LABEL_SCORES = DictOf(Number(minimum=0.0, maximum=1.0))
 VECTOR = ListOf(Number())
 TEXTS = ListOf(Text())
@@ -261,5 +266,46 @@ SCHEMAS = [
             ),
         },
         default_variant="triplet",
+    ),
+    TaskSchema(
+        task="speech-recognition",
+        description="Transcribes speech; audio longer than the model's window is transcribed in overlapping windows.",
+        fields=(AUDIO, SAMPLING_RATE),
+        output=Text(allow_empty=True),
+        output_description="the transcript",
+        check=resample_request,
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("audio", ListOf(Audio()), required=True, description="audio clips, each within the model's window"),
+                    Field("text", TEXTS, required=True, description="transcript per clip"),
+                ),
+                options=(
+                    SAMPLING_RATE,
+                    Field("max_output_length", Integer(minimum=1), default=64, description="transcript tokens kept"),
+                ),
+                description="audio clips and their transcripts",
+            )
+        },
+    ),
+    TaskSchema(
+        task="audio-classification",
+        description="Assigns probabilities to the labels a model learnt for an audio clip.",
+        fields=(AUDIO, TOP_K, SAMPLING_RATE),
+        output=LABEL_SCORES,
+        output_description="label -> probability, most probable first",
+        check=resample_request,
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("audio", ListOf(Audio()), required=True),
+                    Field("labels", ListOf(AnyOf(Text(), Integer())), required=True, description="label per clip"),
+                ),
+                options=(
+                    SAMPLING_RATE,
+                ),
+                description="one label per clip, cross-entropy",
+            )
+        },
     ),
 ]

@@ -16,8 +16,11 @@ import marshmallow
 from marshmallow import fields, validate
 
 from kerasprop.schemas import BATCH, Field, Image
+from kerasprop.schemas.audio import Audio
 from kerasprop.schemas.specs import AnyOf, Boolean, Choice, DictOf, ListOf, Number, Record, Spec, Text, TupleOf
 
+#: Inputs sent as uploaded files (never as server-side paths).
+FILE_SPECS = (Image, Audio)
 #: Options that cannot travel over JSON (a tensor is not a JSON value).
 NOT_SERVED = frozenset({"return_tensor"})
 
@@ -131,7 +134,7 @@ def spec_field(spec, max_text_length=None, validators=(), **kwargs):
         return fields.Nested(marshmallow.Schema.from_dict(nested), **kwargs)
     if isinstance(spec, AnyOf):
         return Either(*(spec_field(s, max_text_length) for s in spec.options), **kwargs)
-    if isinstance(spec, Image):
+    if isinstance(spec, FILE_SPECS):
         return Upload(**kwargs)
     if isinstance(spec, Spec):
         return fields.Raw(**kwargs)
@@ -150,8 +153,8 @@ def argument(field, many=False, max_items=None, max_text_length=None):
     options = {"required": field.required, "metadata": metadata}
     if field.default is not None:
         options["load_default"] = field.default
-    if isinstance(field.spec, Image):
-        metadata["description"] = "image file (multipart/form-data): one per request"
+    if isinstance(field.spec, FILE_SPECS):
+        metadata["description"] = f"{field.key} file (multipart/form-data): one per request"
         return spec_field(field.spec, **options)
     if many:
         item = spec_field(field.spec, max_text_length, validators=[SpecCheck(field.key, field.spec)])
@@ -161,7 +164,7 @@ def argument(field, many=False, max_items=None, max_text_length=None):
 
 def uploads_inputs(task_schema):
     """Whether a task's inputs are uploaded files (then a request carries one input)."""
-    return any(f.role == BATCH and isinstance(f.spec, Image) for f in task_schema.fields)
+    return any(f.role == BATCH and isinstance(f.spec, FILE_SPECS) for f in task_schema.fields)
 
 
 def predict_arguments(task_schema, max_items=None, max_text_length=None):

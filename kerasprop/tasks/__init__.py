@@ -195,12 +195,47 @@ class ImageTextVectorisation(Task):
         return self.run({"image": image, "text": text, "return_tensor": return_tensor})
 
 
+class SpeechRecognition(Task):
+    """Transcribes speech: a WAV path, WAV bytes, base64 WAV or an array (with `sampling_rate`).
+
+    Audio longer than the model's window (30 s for Whisper) is transcribed in
+    overlapping windows and the texts joined.
+
+    Example:
+    >>> SpeechRecognition()("speech.wav")  # doctest: +SKIP
+    'Hello world.'
+    """
+
+    task = "speech-recognition"
+    default_model = "whisper-tiny-en"
+    offline_models = ("whisper-tiny-random",)
+
+    def __call__(self, audio, sampling_rate=None):
+        return self.run(_given(audio=audio, sampling_rate=sampling_rate))
+
+
+class AudioClassification(Task):
+    """Scores the labels a model learnt for an audio clip.
+
+    Example:
+    >>> AudioClassification()("tone.wav")  # doctest: +SKIP
+    {'rising': 0.97, 'falling': 0.02, 'steady': 0.01, 'noise': 0.0}
+    """
+
+    task = "audio-classification"
+    default_model = "whisper-tiny-tones"
+    offline_models = ("whisper-tiny-tones",)
+
+    def __call__(self, audio, top_k=0, sampling_rate=None):
+        return self.run(_given(audio=audio, top_k=top_k, sampling_rate=sampling_rate))
+
+
 #: Task string -> task class.
 TASK_CLASSES = {
     cls.task: cls
     for cls in (
         QA, TextClassification, Emotion, Summarisation, TextGeneration, TextVectorisation,
-        ImageClassification, ImageVectorisation, ImageTextVectorisation,
+        ImageClassification, ImageVectorisation, ImageTextVectorisation, SpeechRecognition, AudioClassification,
     )
 }
 
@@ -218,4 +253,5 @@ def task_class(task):
 __all__ = [
     "Task", "task_class", "TASK_CLASSES", "QA", "TextClassification", "Emotion", "Summarisation", "TextGeneration",
     "TextVectorisation", "ImageClassification", "ImageVectorisation", "ImageTextVectorisation",
+    "SpeechRecognition", "AudioClassification",
 ]

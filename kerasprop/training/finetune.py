@@ -17,7 +17,7 @@ from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 
 #: Label key of the classification tasks' params: the engine builds the label mapping.
-LABEL_KEYS = {"text-classification": "labels", "image-classification": "labels"}
+LABEL_KEYS = {"text-classification": "labels", "image-classification": "labels", "audio-classification": "labels"}
 
 
 def default_optimizer(task):

@@ -19,6 +19,7 @@ BUILTIN_CONVERTERS = (
     "kerasprop.hub.converters.t5",
     "kerasprop.hub.converters.clip",
     "kerasprop.hub.converters.deberta_v3",
+    "kerasprop.hub.converters.whisper",
 )
 
 
