@@ -31,6 +31,10 @@ _LAZY = {
     "Seq2SeqLM": "kerasprop.models.seq2seq",
     "T5MultiTask": "kerasprop.models.t5",
     "BartMultiTask": "kerasprop.models.bart",
+    "FillMask": "kerasprop.models.masked_lm",
+    "BertFillMask": "kerasprop.models.masked_lm",
+    "DistilBertFillMask": "kerasprop.models.masked_lm",
+    "RobertaFillMask": "kerasprop.models.masked_lm",
 }
 
 __all__ = sorted(_LAZY)

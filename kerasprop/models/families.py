@@ -52,6 +52,8 @@ FAMILIES = [
            head="ForSequenceClassification", nli=True),
     Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, ("text-classification",),
            head="ForSequenceClassification", nli=False),
+    Family("kerasprop.models.masked_lm:FillMask", ("bert", "roberta", "distilbert"), ("fill-mask",),
+           head="ForMaskedLM"),
     Family("kerasprop.models.gpt2:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
     Family("kerasprop.models.t5:T5MultiTask", ("t5",), GENERATIVE_TASKS),
     Family("kerasprop.models.bart:BartMultiTask", ("bart",), GENERATIVE_TASKS),

@@ -48,10 +48,7 @@ class ClassifierTask(KerasTaskModel):
 
         preset = resolve_handle(preset)
         if not issubclass(cls, keras_hub.models.Task):
-            from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
-
-            backbone_cls = get_preset_loader(preset).check_backbone_class()
-            return find_subclass(preset, cls, backbone_cls).from_preset(preset, load_weights=load_weights, **kwargs)
+            return family_member(cls, preset).from_preset(preset, load_weights=load_weights, **kwargs)
         hf_config = classification_heads.transformers_config(preset)
         if hf_config is None:
             return super().from_preset(preset, load_weights=load_weights, **kwargs)
@@ -78,7 +75,7 @@ class ClassifierTask(KerasTaskModel):
         logits = np.zeros((len(lengths), self.num_classes), dtype="float32")
         for start in range(0, len(order), INFERENCE_BATCH_SIZE):
             rows = order[start:start + INFERENCE_BATCH_SIZE]
-            width = _bucket(int(lengths[rows].max()), features["padding_mask"].shape[1])
+            width = padded_length(int(lengths[rows].max()), features["padding_mask"].shape[1])
             batch = {k: v[rows, :width] for k, v in features.items()}
             # keras.Model's own predict_on_batch: the features are already preprocessed.
             logits[rows] = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch))
@@ -90,7 +87,8 @@ class ClassifierTask(KerasTaskModel):
         return config
 
 
-def _bucket(length, limit):
+def padded_length(length, limit):
+    """The length a batch whose longest sequence has `length` tokens is padded to: a power of two."""
     return min(limit, max(MIN_BUCKET, 1 << (length - 1).bit_length()))
 
 
@@ -201,15 +199,23 @@ class SupervisedTextClassifier(ClassifierTask):
         return outputs
 
 
-def backbone_family(family, classifier):
-    """The registered Keras class of `family` (a mixin) on a keras-hub `TextClassifier`.
+def backbone_family(family, task_class):
+    """The registered Keras class of `family` (a mixin) on a keras-hub `Task` class.
 
     `backbone_family(SupervisedTextClassifier, keras_hub.models.BertTextClassifier)`
-    is `BertSupervisedTextClassifier`.
+    is `BertSupervisedTextClassifier`: named after the task's backbone and the family.
     """
-    name = classifier.__name__.replace("TextClassifier", family.__name__)
-    namespace = {"__doc__": f"`{family.__name__}` on `{classifier.__name__}`.", "__module__": family.__module__}
-    return keras.saving.register_keras_serializable(package="kerasprop")(type(name, (family, classifier), namespace))
+    name = task_class.backbone_cls.__name__.removesuffix("Backbone") + family.__name__
+    namespace = {"__doc__": f"`{family.__name__}` on `{task_class.__name__}`.", "__module__": family.__module__}
+    return keras.saving.register_keras_serializable(package="kerasprop")(type(name, (family, task_class), namespace))
+
+
+def family_member(family, preset):
+    """The subclass of the mixin `family` (made by `backbone_family`) built on `preset`'s backbone."""
+    from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
+
+    backbone_cls = get_preset_loader(preset).check_backbone_class()
+    return find_subclass(preset, family, backbone_cls)
 
 
 _hub = keras_hub.models
