@@ -30,9 +30,14 @@ MIN_BUCKET = 8
 
 
 class ClassifierTask(KerasTaskModel):
-    """Mixin for classifiers over keras-hub `TextClassifier`s: class names and batched logits."""
+    """Mixin for classifiers over keras-hub `TextClassifier`s: class names, batched logits and text pairs.
 
-    default_tasks = ("text-classification",)
+    Text pairs (`"text-pair-classification"`: paraphrase, entailment, ...) are
+    packed as the tokenizer's pair encoding (`[CLS] a [SEP] b [SEP]` for BERT,
+    `<s> a </s></s> b </s>` for RoBERTa) and scored over the model's classes.
+    """
+
+    default_tasks = ("text-classification", "text-pair-classification")
 
     def __init__(self, *args, class_names=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,6 +85,14 @@ class ClassifierTask(KerasTaskModel):
             # keras.Model's own predict_on_batch: the features are already preprocessed.
             logits[rows] = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch))
         return logits
+
+    def predict_text_pair_classification(self, request):
+        if not self.class_names:
+            raise ValueError(f"Model '{self.name}' has learnt no labels yet: finetune it first.")
+        logits = self.class_logits(request.inputs["text"], request.inputs["text_pair"])
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return [ranked(zip(self.class_names, row), request.options["top_k"]) for row in probabilities]
 
     def get_config(self):
         config = super().get_config()
@@ -143,8 +156,8 @@ class SupervisedTextClassifier(ClassifierTask):
     {'positive': 0.73, 'negative': 0.27}
     """
 
-    finetunable_tasks = ("text-classification",)
-    default_description = "A text classifier finetuned on labelled texts."
+    finetunable_tasks = ("text-classification", "text-pair-classification")
+    default_description = "A text classifier finetuned on labelled texts or text pairs."
 
     def __init__(self, backbone, num_classes=2, preprocessor=None, class_names=None, **kwargs):
         if class_names is not None and len(class_names) != num_classes:
@@ -168,7 +181,11 @@ class SupervisedTextClassifier(ClassifierTask):
         self.backbone, self.preprocessor = backbone, preprocessor
 
     def process_batch(self, params, task="text-classification", max_length=128, **options):
-        """`(texts, class indices)` for `fit`, from params {"texts", "labels"}; sets the sequence length."""
+        """`(texts, class indices)` for `fit`, from params {"texts", "labels"}; sets the sequence length.
+
+        For "text-pair-classification" (params {"texts", "text_pairs", "labels"})
+        the features are the pair `(texts, text_pairs)`.
+        """
         self.check_finetunable(task)
         if self.class_names is None:
             self.pre_finetuning(params["labels"])
@@ -179,8 +196,12 @@ class SupervisedTextClassifier(ClassifierTask):
                 f"The labels {unknown} are not among the model's classes {self.class_names}; "
                 "call pre_finetuning(labels) with the full label set first."
             )
-        self.preprocessor.sequence_length = max_length
-        return list(params["texts"]), np.array([index[str(label)] for label in params["labels"]], dtype="int32")
+        # Never past the backbone's position embeddings.
+        self.preprocessor.sequence_length = min(max_length, getattr(self.backbone, "max_sequence_length", max_length))
+        features = list(params["texts"])
+        if task == "text-pair-classification":
+            features = (features, list(params["text_pairs"]))
+        return features, np.array([index[str(label)] for label in params["labels"]], dtype="int32")
 
     def predict_text_classification(self, request):
         if not self.class_names:
