@@ -94,3 +94,15 @@ def test_finetuning_prompts_carry_the_languages(t5, monkeypatch):
                      "max_input_length": 128, "max_output_length": 128}]
     with pytest.raises(ValueError, match="Unknown option 'language'"):
         kerasprop.Translation(t5).finetune(params, language="French")
+
+
+def test_the_bundled_preset_reproduces_its_recorded_translations():
+    from kerasprop.hub import catalog
+    from presets.recipes import common
+
+    recorded = common.read_expected(catalog.bundled_path("t5-tiny-translation"))
+    translate = kerasprop.Translation("t5-tiny-translation")
+    records = recorded["translation"]
+    outputs = translate([r["input"]["text"] for r in records], max_length=records[0]["input"]["max_length"])
+    assert outputs == [r["output"] for r in records]
+    assert recorded["quality"]["exact_match"] >= 0.5
