@@ -166,3 +166,20 @@ def test_save_load_dill_and_auto_loading(bert, tmp_path):
         result = model(text, task="fill-mask")
         assert [c["token"] for c in result] == [c["token"] for c in expected]
         np.testing.assert_allclose([c["score"] for c in result], [c["score"] for c in expected], atol=1e-6)
+
+
+def test_the_bundled_preset_reproduces_its_recorded_candidates_and_quality():
+    from kerasprop.hub import catalog
+    from presets.recipes import bert_fill_mask, common
+
+    recorded = common.read_expected(catalog.bundled_path("bert-tiny-fill-mask"))
+    fill = kerasprop.FillMask("bert-tiny-fill-mask")
+    for record in recorded["fill-mask"]:
+        result = fill(**record["input"])
+        assert [c["token_str"] for c in result] == [c["token_str"] for c in record["output"]]
+        np.testing.assert_allclose([c["score"] for c in result], [c["score"] for c in record["output"]], atol=1e-3)
+    cases = [bert_fill_mask.masked(sentence, answers) for sentence, answers in bert_fill_mask.split()[2]]
+    best = fill([text for text, _ in cases], top_k=1)
+    accuracy = np.mean([out[0]["token_str"] == answer for out, (_, answer) in zip(best, cases)])
+    assert accuracy == pytest.approx(recorded["quality"]["top1_accuracy"], abs=0.07)
+    assert fill("paris is the [MASK] of france .", top_k=1)[0]["token_str"] == "capital"
