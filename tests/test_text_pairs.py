@@ -120,7 +120,7 @@ def test_finetuning_reads_the_second_text(tmp_path):
 
 def test_the_bundled_preset_reproduces_its_recorded_labels():
     from kerasprop.hub import catalog
-    from presets.recipes import common
+    from presets.recipes import bert_pairs, common
 
     recorded = common.read_expected(catalog.bundled_path("bert-tiny-pairs"))
     pairs = kerasprop.TextPairClassification("bert-tiny-pairs")
@@ -129,4 +129,7 @@ def test_the_bundled_preset_reproduces_its_recorded_labels():
     for output, record in zip(outputs, records):
         assert list(output) == list(record["output"])
         np.testing.assert_allclose(list(output.values()), list(record["output"].values()), atol=1e-3)
-    assert recorded["quality"]["accuracy"] >= 0.8
+    heldout = bert_pairs.pairs("heldout", 60)
+    predictions = pairs(heldout["texts"], heldout["text_pairs"])
+    accuracy = np.mean([next(iter(p)) == label for p, label in zip(predictions, heldout["labels"])])
+    assert accuracy >= recorded["quality"]["accuracy"] - 0.1
