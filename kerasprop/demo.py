@@ -61,6 +61,10 @@ def examples():
         ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
         ("speech-recognition", {"audio": _demo_tone()}, "a generated 1 s tone (no speech offline)"),
         ("audio-classification", {"audio": _demo_tone()}, "a generated rising tone"),
+        ("fill-mask", {"text": "Paris is the [MASK] of France.", "top_k": 3}, None),
+        ("translation", {"text": "I see the red circle", "source_language": "English", "target_language": "German"},
+         None),
+        ("text-pair-classification", {"text": "the ball is red .", "text_pair": "there is a red ball ."}, None),
     ]
 
 
@@ -108,5 +112,8 @@ def _print_entry(entry, out):
             out.write(f"  -> {score:.3f}  {label}\n")
     elif isinstance(output, list) and output and isinstance(output[0], float):
         out.write(f"  -> vector of {len(output)} floats: [{', '.join(f'{v:.3f}' for v in output[:6])}, ...]\n")
+    elif isinstance(output, list) and output and isinstance(output[0], dict):
+        for candidate in output:
+            out.write(f"  -> {candidate['score']:.3f}  {candidate['sequence']}\n")
     else:
         out.write(f"  -> {output}\n")

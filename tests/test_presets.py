@@ -20,6 +20,9 @@ BUNDLED = {
     "gpt2-tiny-pydocs": ("text-generation",),
     "clip-tiny-shapes": ("image-classification", "image-vectorisation", "image-text-vectorisation"),
     "resnet-tiny-shapes": ("image-classification",),
+    "t5-tiny-translation": ("translation",),
+    "bert-tiny-fill-mask": ("fill-mask",),
+    "bert-tiny-pairs": ("text-pair-classification",),
 }
 CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", "## How it was built",
                  "## Quality on held-out data")

@@ -99,7 +99,11 @@ _CLIP = "kerasprop.models.clip:CLIP"
 _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
 _WHISPER = "kerasprop.models.whisper:WhisperSpeechRecognizer"
 _WHISPER_CLASSIFIER = "kerasprop.models.whisper:WhisperAudioClassifier"
+_FILL_MASK = "kerasprop.models.masked_lm:FillMask"
+_TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
+#: What Google's T5 checkpoints do: backprop's generative tasks and translation (en -> de, fr, ro).
+_T5_TASKS = GENERATIVE_TASKS + ("translation",)
 
 ENTRIES = [
     CatalogEntry(
@@ -111,15 +115,15 @@ ENTRIES = [
         license="apache-2.0", source="Hugging Face kiri-ai/t5-base-qa-summary-emotion (T5 converter)",
     ),
     CatalogEntry(
-        "t5-small", _T5, "t5_small_multi", tasks=GENERATIVE_TASKS,
-        finetunable_tasks=GENERATIVE_TASKS, description="Google's T5 small (60M), multi-task.",
-        aliases={"summarisation": ("english-small",)},
+        "t5-small", _T5, "t5_small_multi", tasks=_T5_TASKS,
+        finetunable_tasks=_T5_TASKS, description="Google's T5 small (60M), multi-task.",
+        aliases={"summarisation": ("english-small",), "translation": ("english-small",)},
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_small_multi",
         init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
     CatalogEntry(
-        "t5-base", _T5, "t5_base_multi", tasks=GENERATIVE_TASKS,
-        finetunable_tasks=GENERATIVE_TASKS, description="Google's T5 base (220M), multi-task.",
+        "t5-base", _T5, "t5_base_multi", tasks=_T5_TASKS,
+        finetunable_tasks=_T5_TASKS, description="Google's T5 base (220M), multi-task.",
         languages=("en", "de", "fr", "ro"), license="apache-2.0", source="keras-hub preset t5_base_multi",
         init_kwargs={"task_prefixes": {"summarisation": "summarize: "}},
     ),
@@ -141,7 +145,8 @@ ENTRIES = [
         aliases={"text-generation": ("english-large",)}, license="mit", source="keras-hub preset gpt2_large_en",
     ),
     CatalogEntry(
-        "bart-large-mnli", _NLI, "hf://facebook/bart-large-mnli", tasks=("text-classification",),
+        "bart-large-mnli", _NLI, "hf://facebook/bart-large-mnli",
+        tasks=("text-classification", "text-pair-classification"),
         description="BART large finetuned on MNLI, for zero-shot classification.",
         aliases={"text-classification": ("english", "english-base", "english-large")}, license="mit",
         source="Hugging Face facebook/bart-large-mnli (bart converter + head)",
@@ -155,7 +160,8 @@ ENTRIES = [
         license="mit", source="Hugging Face MoritzLaurer/DeBERTa-v3-base-mnli (kerasprop deberta-v2 converter + head)",
     ),
     CatalogEntry(
-        "xlmr-large-xnli", _NLI, "hf://joeddav/xlm-roberta-large-xnli", tasks=("text-classification",),
+        "xlmr-large-xnli", _NLI, "hf://joeddav/xlm-roberta-large-xnli",
+        tasks=("text-classification", "text-pair-classification"),
         description="XLM-RoBERTa large finetuned on XNLI: zero-shot classification in 100 languages.",
         aliases={"text-classification": ("multilingual", "multilingual-large")}, languages=("multilingual",),
         license="mit", source="Hugging Face joeddav/xlm-roberta-large-xnli (xlm_roberta converter + head)",
@@ -190,6 +196,24 @@ ENTRIES = [
                  "image-text-vectorisation": ("english-base",)},
         vector_size=512, license="mit",
         source="Hugging Face openai/clip-vit-base-patch32 (CLIP converter)",
+    ),
+    CatalogEntry(
+        "bert-base-uncased", _FILL_MASK, "hf://google-bert/bert-base-uncased", tasks=("fill-mask",),
+        description="Google's BERT base uncased (110M) with its masked-LM head.",
+        aliases={"fill-mask": ("english", "english-base")}, license="apache-2.0",
+        source="Hugging Face google-bert/bert-base-uncased (bert converter + masked-LM head)",
+    ),
+    CatalogEntry(
+        "roberta-base", _FILL_MASK, "hf://FacebookAI/roberta-base", tasks=("fill-mask",),
+        description="RoBERTa base (125M) with its masked-LM head.", aliases={"fill-mask": ("roberta",)},
+        license="mit", source="Hugging Face FacebookAI/roberta-base (roberta converter + masked-LM head)",
+    ),
+    CatalogEntry(
+        "roberta-large-mnli", _NLI, "hf://FacebookAI/roberta-large-mnli",
+        tasks=("text-classification", "text-pair-classification"),
+        description="RoBERTa large finetuned on MNLI: entailment between two texts, and zero-shot classification.",
+        aliases={"text-pair-classification": ("entailment",)}, license="mit",
+        source="Hugging Face FacebookAI/roberta-large-mnli (roberta converter + head)",
     ),
     *[
         CatalogEntry(
@@ -257,6 +281,23 @@ ENTRIES = [
         finetunable_tasks=("speech-recognition",),
         description="TEST PRESET: a tiny Whisper with RANDOM weights (bundled, offline); its transcripts are noise.",
         license="apache-2.0", source="presets/recipes/whisper_random.py (random weights, byte-level vocabulary)",
+    ),
+    CatalogEntry(
+        "t5-tiny-translation", _T5, "bundled:t5-tiny-translation", tasks=("translation",),
+        finetunable_tasks=("translation",),
+        description="A small T5 (bundled, offline) that translates simple English phrases into German.",
+        languages=("en", "de"), license="apache-2.0", source="presets/recipes/t5_translation.py (generated pairs)",
+    ),
+    CatalogEntry(
+        "bert-tiny-fill-mask", _FILL_MASK, "bundled:bert-tiny-fill-mask", tasks=("fill-mask",),
+        description="A small BERT (bundled, offline) that fills in facts about countries and coloured shapes.",
+        license="apache-2.0", source="presets/recipes/bert_fill_mask.py (generated sentences)",
+    ),
+    CatalogEntry(
+        "bert-tiny-pairs", _TEXT_CLASSIFIER, "bundled:bert-tiny-pairs", tasks=("text-pair-classification",),
+        finetunable_tasks=("text-pair-classification",),
+        description="A small BERT (bundled, offline) that tells paraphrases of coloured-shape descriptions apart.",
+        license="apache-2.0", source="presets/recipes/bert_pairs.py (generated pairs)",
     ),
 ]
 

@@ -34,6 +34,10 @@ _LAZY = {
     "BartMultiTask": "kerasprop.models.bart",
     "WhisperSpeechRecognizer": "kerasprop.models.whisper",
     "WhisperAudioClassifier": "kerasprop.models.whisper",
+    "FillMask": "kerasprop.models.masked_lm",
+    "BertFillMask": "kerasprop.models.masked_lm",
+    "DistilBertFillMask": "kerasprop.models.masked_lm",
+    "RobertaFillMask": "kerasprop.models.masked_lm",
 }
 
 __all__ = sorted(_LAZY)

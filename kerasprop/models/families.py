@@ -44,17 +44,20 @@ class Family:
         return import_class(self.model_class)
 
 
+_CLASSIFICATION_TASKS = ("text-classification", "text-pair-classification")
 _ENCODERS = ("bert", "roberta", "distilbert", "xlm-roberta", "xlm_roberta", "deberta-v2", "deberta_v3")
 
 #: Most specific first: a checkpoint with a classification head is a classifier before it is an encoder.
 FAMILIES = [
-    Family("kerasprop.models.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, ("text-classification",),
+    Family("kerasprop.models.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, _CLASSIFICATION_TASKS,
            head="ForSequenceClassification", nli=True),
-    Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, ("text-classification",),
+    Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, _CLASSIFICATION_TASKS,
            head="ForSequenceClassification", nli=False),
+    Family("kerasprop.models.masked_lm:FillMask", ("bert", "roberta", "distilbert"), ("fill-mask",),
+           head="ForMaskedLM"),
     Family("kerasprop.models.gpt2:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
-    Family("kerasprop.models.t5:T5MultiTask", ("t5",), GENERATIVE_TASKS),
-    Family("kerasprop.models.bart:BartMultiTask", ("bart",), GENERATIVE_TASKS),
+    Family("kerasprop.models.t5:T5MultiTask", ("t5",), GENERATIVE_TASKS + ("translation",)),
+    Family("kerasprop.models.bart:BartMultiTask", ("bart",), GENERATIVE_TASKS + ("translation",)),
     Family("kerasprop.models.text_embedder:SentenceEmbedder", _ENCODERS,
            ("text-vectorisation", "text-classification")),
     Family("kerasprop.models.clip:CLIP", ("clip",),

@@ -30,8 +30,12 @@ from kerasprop.models.generation import sampler_from_options, wants_sampling
 from kerasprop.models.task_model import KerasTaskModel
 
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
-#: backprop's prompt prefixes. Google's T5 checkpoints spell "summarize: ".
-DEFAULT_TASK_PREFIXES = {"summarisation": "summarise: ", "emotion": "emotion: "}
+#: backprop's prompt prefixes, and T5's for translation. Google's T5 checkpoints spell "summarize: ".
+DEFAULT_TASK_PREFIXES = {
+    "summarisation": "summarise: ",
+    "emotion": "emotion: ",
+    "translation": "translate {source_language} to {target_language}: ",
+}
 #: Family modules whose classes `Seq2SeqLM.from_preset` can return.
 FAMILY_MODULES = ("kerasprop.models.t5", "kerasprop.models.bart")
 #: Encoder inputs are padded to the first of these lengths that fits (or the limit).
@@ -151,8 +155,8 @@ class Seq2SeqLM(KerasTaskModel):
     'joy'
     """
 
-    default_tasks = GENERATIVE_TASKS
-    finetunable_tasks = GENERATIVE_TASKS
+    default_tasks = GENERATIVE_TASKS + ("translation",)
+    finetunable_tasks = GENERATIVE_TASKS + ("translation",)
 
     def __init__(
         self,
@@ -285,9 +289,14 @@ class Seq2SeqLM(KerasTaskModel):
 
     # === The backprop tasks ===
 
-    def task_prompt(self, task, text):
-        """The encoder input for `text` in `task` ("emotion: {text}", ...)."""
-        return self.task_prefixes.get(task, "") + text
+    def task_prompt(self, task, text, **fields):
+        """The encoder input for `text` in `task` ("emotion: {text}", ...).
+
+        `fields` fill the prefix's placeholders, e.g. `source_language` and
+        `target_language` for "translation".
+        """
+        prefix = self.task_prefixes.get(task, "")
+        return (prefix.format(**fields) if fields else prefix) + text
 
     @property
     def decoder_prompt_length(self):
@@ -349,14 +358,22 @@ class Seq2SeqLM(KerasTaskModel):
             return outputs
         return [outputs[i : i + copies] for i in range(0, len(outputs), copies)]
 
+    def predict_translation(self, request):
+        options = request.options
+        languages = {key: options[key] for key in ("source_language", "target_language")}
+        prompts = [self.task_prompt("translation", t, **languages) for t in request.inputs["text"]]
+        settings = GenerationSettings(max_new_tokens=options["max_length"], num_beams=options["num_beams"])
+        return self.generate_texts(prompts, settings)
+
     # === Finetuning ===
 
-    def process_batch(self, params, task, max_input_length=None, max_output_length=None):
+    def process_batch(self, params, task, max_input_length=None, max_output_length=None, **prompt_fields):
         """Raw `{"encoder_text", "decoder_text"}` features for `fit`, with the task's prompts.
 
         Sets the preprocessor's sequence lengths to `max_input_length` and
         `max_output_length`; the preprocessor gives padded label positions a
-        zero sample weight.
+        zero sample weight. `prompt_fields` fill the task prefix (translation:
+        `source_language`, `target_language`).
         """
         self.check_finetunable(task)
         if task == "qa":
@@ -364,7 +381,7 @@ class Seq2SeqLM(KerasTaskModel):
             inputs = [qa_prompt(q, c, p) for q, c, p in zip(params["questions"], params["contexts"], previous)]
             targets = params["answers"]
         else:
-            inputs = [self.task_prompt(task, text) for text in params["input_text"]]
+            inputs = [self.task_prompt(task, text, **prompt_fields) for text in params["input_text"]]
             targets = params["output_text"]
         if max_input_length is not None:
             self.preprocessor.encoder_sequence_length = max_input_length

@@ -32,9 +32,14 @@ MIN_BUCKET = 8
 
 
 class ClassifierTask(KerasTaskModel):
-    """Mixin for classifiers over keras-hub `TextClassifier`s: class names and batched logits."""
+    """Mixin for classifiers over keras-hub `TextClassifier`s: class names, batched logits and text pairs.
 
-    default_tasks = ("text-classification",)
+    Text pairs (`"text-pair-classification"`: paraphrase, entailment, ...) are
+    packed as the tokenizer's pair encoding (`[CLS] a [SEP] b [SEP]` for BERT,
+    `<s> a </s></s> b </s>` for RoBERTa) and scored over the model's classes.
+    """
+
+    default_tasks = ("text-classification", "text-pair-classification")
 
     def __init__(self, *args, class_names=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,10 +56,7 @@ class ClassifierTask(KerasTaskModel):
 
         preset = resolve_handle(preset)
         if not issubclass(cls, keras_hub.models.Task):
-            from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
-
-            backbone_cls = get_preset_loader(preset).check_backbone_class()
-            return find_subclass(preset, cls, backbone_cls).from_preset(preset, load_weights=load_weights, **kwargs)
+            return family_member(cls, preset).from_preset(preset, load_weights=load_weights, **kwargs)
         hf_config = classification_heads.transformers_config(preset)
         if hf_config is None:
             return super().from_preset(preset, load_weights=load_weights, **kwargs)
@@ -81,11 +83,19 @@ class ClassifierTask(KerasTaskModel):
         logits = np.zeros((len(lengths), self.num_classes), dtype="float32")
         for start in range(0, len(order), INFERENCE_BATCH_SIZE):
             rows = order[start:start + INFERENCE_BATCH_SIZE]
-            width = _bucket(int(lengths[rows].max()), features["padding_mask"].shape[1])
+            width = padded_length(int(lengths[rows].max()), features["padding_mask"].shape[1])
             batch = {k: v[rows, :width] for k, v in features.items()}
             # keras.Model's own predict_on_batch: the features are already preprocessed.
             logits[rows] = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch))
         return logits
+
+    def predict_text_pair_classification(self, request):
+        if not self.class_names:
+            raise ValueError(f"Model '{self.name}' has learnt no labels yet: finetune it first.")
+        logits = self.class_logits(request.inputs["text"], request.inputs["text_pair"])
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return [ranked(zip(self.class_names, row), request.options["top_k"]) for row in probabilities]
 
     def get_config(self):
         config = super().get_config()
@@ -93,7 +103,8 @@ class ClassifierTask(KerasTaskModel):
         return config
 
 
-def _bucket(length, limit):
+def padded_length(length, limit):
+    """The length a batch whose longest sequence has `length` tokens is padded to: a power of two."""
     return min(limit, max(MIN_BUCKET, 1 << (length - 1).bit_length()))
 
 
@@ -148,8 +159,8 @@ class SupervisedTextClassifier(ClassifierTask):
     {'positive': 0.73, 'negative': 0.27}
     """
 
-    finetunable_tasks = ("text-classification",)
-    default_description = "A text classifier finetuned on labelled texts."
+    finetunable_tasks = ("text-classification", "text-pair-classification")
+    default_description = "A text classifier finetuned on labelled texts or text pairs."
 
     def __init__(self, backbone, num_classes=2, preprocessor=None, class_names=None, **kwargs):
         if class_names is not None and len(class_names) != num_classes:
@@ -173,7 +184,11 @@ class SupervisedTextClassifier(ClassifierTask):
         self.backbone, self.preprocessor = backbone, preprocessor
 
     def process_batch(self, params, task="text-classification", max_length=128, **options):
-        """`(texts, class indices)` for `fit`, from params {"texts", "labels"}; sets the sequence length."""
+        """`(texts, class indices)` for `fit`, from params {"texts", "labels"}; sets the sequence length.
+
+        For "text-pair-classification" (params {"texts", "text_pairs", "labels"})
+        the features are the pair `(texts, text_pairs)`.
+        """
         self.check_finetunable(task)
         if self.class_names is None:
             self.pre_finetuning(params["labels"])
@@ -184,8 +199,12 @@ class SupervisedTextClassifier(ClassifierTask):
                 f"The labels {unknown} are not among the model's classes {self.class_names}; "
                 "call pre_finetuning(labels) with the full label set first."
             )
-        self.preprocessor.sequence_length = max_length
-        return list(params["texts"]), np.array([index[str(label)] for label in params["labels"]], dtype="int32")
+        # Never past the backbone's position embeddings.
+        self.preprocessor.sequence_length = min(max_length, getattr(self.backbone, "max_sequence_length", max_length))
+        features = list(params["texts"])
+        if task == "text-pair-classification":
+            features = (features, list(params["text_pairs"]))
+        return features, np.array([index[str(label)] for label in params["labels"]], dtype="int32")
 
     def predict_text_classification(self, request):
         if not self.class_names:
@@ -204,15 +223,23 @@ class SupervisedTextClassifier(ClassifierTask):
         return outputs
 
 
-def backbone_family(family, classifier):
-    """The registered Keras class of `family` (a mixin) on a keras-hub `TextClassifier`.
+def backbone_family(family, task_class):
+    """The registered Keras class of `family` (a mixin) on a keras-hub `Task` class.
 
     `backbone_family(SupervisedTextClassifier, keras_hub.models.BertTextClassifier)`
-    is `BertSupervisedTextClassifier`.
+    is `BertSupervisedTextClassifier`: named after the task's backbone and the family.
     """
-    name = classifier.__name__.replace("TextClassifier", family.__name__)
-    namespace = {"__doc__": f"`{family.__name__}` on `{classifier.__name__}`.", "__module__": family.__module__}
-    return keras.saving.register_keras_serializable(package="kerasprop")(type(name, (family, classifier), namespace))
+    name = task_class.backbone_cls.__name__.removesuffix("Backbone") + family.__name__
+    namespace = {"__doc__": f"`{family.__name__}` on `{task_class.__name__}`.", "__module__": family.__module__}
+    return keras.saving.register_keras_serializable(package="kerasprop")(type(name, (family, task_class), namespace))
+
+
+def family_member(family, preset):
+    """The subclass of the mixin `family` (made by `backbone_family`) built on `preset`'s backbone."""
+    from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
+
+    backbone_cls = get_preset_loader(preset).check_backbone_class()
+    return find_subclass(preset, family, backbone_cls)
 
 
 _hub = keras_hub.models

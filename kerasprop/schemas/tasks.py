@@ -15,6 +15,7 @@ from kerasprop.schemas.specs import (
     Integer,
     ListOf,
     Number,
+    Record,
     Text,
     TupleOf,
 )
@@ -56,6 +57,22 @@ def _check_qa(request):
             )
 
 
+#: How a text marks the tokens to fill; a model reads either spelling as its own mask token.
+MASK_SPELLINGS = ("[MASK]", "<mask>")
+FILL = Record(sequence=Text(allow_empty=True), score=Number(minimum=0.0, maximum=1.0), token=Integer(minimum=0),
+              token_str=Text(allow_empty=True))
+
+
+def _check_fill_mask(request):
+    for i, text in enumerate(request.inputs["text"]):
+        if not any(mask in text for mask in MASK_SPELLINGS):
+            key = f"text[{i}]" if request.batched else "text"
+            raise ValueError(
+                f"'{key}' has no mask to fill: mark each missing word with {' or '.join(MASK_SPELLINGS)}, "
+                f"got {text!r}."
+            )
+
+
 def _check_generation(request):
     options = request.options
     if options["min_length"] > options["max_length"]:
@@ -79,6 +96,20 @@ def _text_to_text(description, max_input_length, max_output_length):
                 Field("max_output_length", Integer(minimum=1), default=max_output_length),
             ),
             description=description,
+        )
+    }
+
+
+def _text_pairs_params():
+    return {
+        None: FinetuneSchema(
+            fields=(
+                Field("texts", TEXTS, required=True, description="first text of each pair"),
+                Field("text_pairs", TEXTS, required=True, description="second text of each pair"),
+                Field("labels", ListOf(AnyOf(Text(), Integer())), required=True, description="label per pair"),
+            ),
+            options=(Field("max_length", Integer(minimum=1), default=128),),
+            description="labelled pairs of texts (paraphrase, entailment, ...), cross-entropy",
         )
     }
 
@@ -289,6 +320,49 @@ SCHEMAS = [
         },
     ),
     TaskSchema(
+        task="fill-mask",
+        description="Fills each [MASK] (or <mask>) in a text with the most probable tokens.",
+        fields=(
+            Field("text", Text(), BATCH, required=True,
+                  description="text or list of texts, each with one or more [MASK] (or <mask>)"),
+            Field("top_k", Integer(minimum=1), default=5, description="number of candidates per mask"),
+        ),
+        output=AnyOf(ListOf(FILL), ListOf(ListOf(FILL))),
+        output_description=(
+            "candidates, most probable first, each {sequence, score, token, token_str}; "
+            "a list of such lists (one per mask) when a text has several masks"
+        ),
+        check=_check_fill_mask,
+    ),
+    TaskSchema(
+        task="translation",
+        description="Translates a text from one language to another.",
+        fields=(
+            TEXT,
+            Field("source_language", Text(), default="English", description="language of the text"),
+            Field("target_language", Text(), default="German", description="language to translate into"),
+            Field("max_length", Integer(minimum=1), default=128, description="maximum new tokens"),
+            Field("num_beams", Integer(minimum=1), default=1, description="beam width (1: greedy)"),
+        ),
+        output=Text(allow_empty=True),
+        output_description="the translation",
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("input_text", TEXTS, required=True, description="texts in the source language"),
+                    Field("output_text", TEXTS, required=True, description="their translations"),
+                ),
+                options=(
+                    Field("source_language", Text(), default="English"),
+                    Field("target_language", Text(), default="German"),
+                    Field("max_input_length", Integer(minimum=1), default=128),
+                    Field("max_output_length", Integer(minimum=1), default=128),
+                ),
+                description="texts and their translations between two languages",
+            )
+        },
+    ),
+    TaskSchema(
         task="audio-classification",
         description="Assigns probabilities to the labels a model learnt for an audio clip.",
         fields=(AUDIO, TOP_K, SAMPLING_RATE),
@@ -307,5 +381,17 @@ SCHEMAS = [
                 description="one label per clip, cross-entropy",
             )
         },
+    ),
+    TaskSchema(
+        task="text-pair-classification",
+        description="Classifies a pair of texts (paraphrase, entailment, ...) over the labels a model learnt.",
+        fields=(
+            Field("text", Text(), BATCH, required=True, description="first text or list of first texts"),
+            Field("text_pair", Text(), BATCH, required=True, description="second text or list, one per first text"),
+            TOP_K,
+        ),
+        output=LABEL_SCORES,
+        output_description="label -> probability, most probable first",
+        finetune=_text_pairs_params(),
     ),
 ]

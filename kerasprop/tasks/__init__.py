@@ -228,6 +228,59 @@ class AudioClassification(Task):
 
     def __call__(self, audio, top_k=0, sampling_rate=None):
         return self.run(_given(audio=audio, top_k=top_k, sampling_rate=sampling_rate))
+class FillMask(Task):
+    """Fills each `[MASK]` (or `<mask>`) in a text with the most probable tokens.
+
+    One mask gives a list of `top_k` candidates `{"sequence", "score", "token",
+    "token_str"}`; several masks give one such list per mask.
+
+    Example:
+    >>> FillMask()("Paris is the [MASK] of France.", top_k=1)  # doctest: +SKIP
+    [{'sequence': 'Paris is the capital of France.', 'score': 0.99, 'token': 3007, 'token_str': 'capital'}]
+    """
+
+    task = "fill-mask"
+    default_model = "bert-base-uncased"
+    offline_models = ("bert-tiny-fill-mask",)
+
+    def __call__(self, text, top_k=None):
+        return self.run(_given(text=text, top_k=top_k))
+
+
+class Translation(Task):
+    """Translates a text (T5's prompt: "translate English to German: {text}").
+
+    Example:
+    >>> Translation()("the red circle", source_language="English", target_language="German")  # doctest: +SKIP
+    'der rote Kreis'
+    """
+
+    task = "translation"
+    default_model = "t5-small"
+    offline_models = ("t5-tiny-translation",)
+
+    def __call__(self, text, source_language=None, target_language=None, max_length=None, num_beams=None):
+        return self.run(
+            _given(text=text, source_language=source_language, target_language=target_language,
+                   max_length=max_length, num_beams=num_beams)
+        )
+
+
+class TextPairClassification(Task):
+    """Classifies pairs of texts (paraphrase, entailment, ...) over the labels a model learnt.
+
+    Example:
+    >>> pairs = TextPairClassification()  # doctest: +SKIP
+    >>> pairs("A man is eating.", "Someone eats.")  # doctest: +SKIP
+    {'entailment': 0.93, 'neutral': 0.05, 'contradiction': 0.02}
+    """
+
+    task = "text-pair-classification"
+    default_model = "bart-large-mnli"
+    offline_models = ("bert-tiny-pairs",)
+
+    def __call__(self, text, text_pair, top_k=0):
+        return self.run(_given(text=text, text_pair=text_pair, top_k=top_k))
 
 
 #: Task string -> task class.
@@ -235,7 +288,8 @@ TASK_CLASSES = {
     cls.task: cls
     for cls in (
         QA, TextClassification, Emotion, Summarisation, TextGeneration, TextVectorisation,
-        ImageClassification, ImageVectorisation, ImageTextVectorisation, SpeechRecognition, AudioClassification,
+        ImageClassification, ImageVectorisation, ImageTextVectorisation, FillMask, Translation,
+        TextPairClassification, SpeechRecognition, AudioClassification,
     )
 }
 
@@ -252,6 +306,6 @@ def task_class(task):
 
 __all__ = [
     "Task", "task_class", "TASK_CLASSES", "QA", "TextClassification", "Emotion", "Summarisation", "TextGeneration",
-    "TextVectorisation", "ImageClassification", "ImageVectorisation", "ImageTextVectorisation",
-    "SpeechRecognition", "AudioClassification",
+    "TextVectorisation", "ImageClassification", "ImageVectorisation", "ImageTextVectorisation", "FillMask",
+    "Translation", "TextPairClassification", "SpeechRecognition", "AudioClassification",
 ]

@@ -17,15 +17,20 @@ from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 
 #: Label key of the classification tasks' params: the engine builds the label mapping.
-LABEL_KEYS = {"text-classification": "labels", "image-classification": "labels", "audio-classification": "labels"}
+LABEL_KEYS = {
+    "text-classification": "labels",
+    "text-pair-classification": "labels",
+    "image-classification": "labels",
+    "audio-classification": "labels",
+}
 
 
 def default_optimizer(task):
     """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification,
     AdamW 1e-5 for vectors, SGD 0.1 for image classification."""
-    if task in ("qa", "summarisation", "emotion", "text-generation"):
+    if task in ("qa", "summarisation", "emotion", "text-generation", "translation"):
         return keras.optimizers.Adafactor(learning_rate=1e-3, relative_step=False)
-    if task == "text-classification":
+    if task in ("text-classification", "text-pair-classification"):
         return keras.optimizers.AdamW(learning_rate=2e-5)
     if task == "image-classification":
         return keras.optimizers.SGD(learning_rate=0.1)
