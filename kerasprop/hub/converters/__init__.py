@@ -15,7 +15,7 @@ from kerasprop.schemas.specs import describe
 
 _CONVERTERS = {}
 #: kerasprop's converter modules; each registers itself when imported.
-BUILTIN_CONVERTERS = ("kerasprop.hub.converters.t5", "kerasprop.hub.converters.clip")
+BUILTIN_CONVERTERS = ("kerasprop.hub.converters.t5", "kerasprop.hub.converters.clip", "kerasprop.hub.converters.bart")
 
 
 def register_converter(model_type, converter):
