@@ -52,6 +52,8 @@ class GenerationSettings:
     top_k: int = 0
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    num_generations: int = 1
 
     def sampler(self):
         """A kerasprop `GenerationSampler` (a keras-hub sampler with logits processing) for these settings."""
@@ -64,6 +66,8 @@ class GenerationSettings:
             "top_k": self.top_k,
             "top_p": self.top_p,
             "repetition_penalty": self.repetition_penalty,
+            "length_penalty": self.length_penalty,
+            "num_generations": self.num_generations,
         }
         return sampler_from_options(options, no_repeat_ngram_size=self.no_repeat_ngram_size)
 
@@ -85,6 +89,11 @@ def qa_prompt(question, context, previous=()):
 
 def _bucket(length, buckets, limit):
     return min(next((b for b in buckets if b >= length), limit), limit)
+
+
+def _generations_per_prompt(sampler):
+    """How many consecutive rows of a batch a beam sampler fills from one search (`num_generations`)."""
+    return getattr(getattr(sampler, "sampler", sampler), "num_return_sequences", 1)
 
 
 def _batch_bucket(size):
@@ -276,7 +285,9 @@ class Seq2SeqLM(KerasTaskModel):
             self.preprocessor, batch, decoder_length=max_length or self.preprocessor.decoder_sequence_length
         )
         size = ops.shape(x["encoder_token_ids"])[0]
-        extra = _batch_bucket(size) - size
+        # Beam search fills groups of `copies` rows; the padding repeats the last group.
+        copies = _generations_per_prompt(self.sampler)
+        extra = (_batch_bucket(size // copies) - size // copies) * copies
         if extra:
             x = {key: ops.concatenate([value, ops.repeat(value[-1:], extra, axis=0)]) for key, value in x.items()}
         return x, size
@@ -295,7 +306,11 @@ class Seq2SeqLM(KerasTaskModel):
         return len(np.atleast_1d(self.preprocessor.decoder_packer.start_value))
 
     def generate_texts(self, prompts, settings):
-        """Generates for a list of encoder prompts with `GenerationSettings`."""
+        """Generates for a list of encoder prompts with `GenerationSettings`.
+
+        With `settings.num_generations = n`, `prompts` holds n consecutive
+        copies of each prompt, and the copies get different generations.
+        """
         sampler = settings.sampler()
         key = json.dumps(keras_hub.samplers.serialize(sampler), sort_keys=True)
         saved = self.sampler, self.generate_function
@@ -303,8 +318,9 @@ class Seq2SeqLM(KerasTaskModel):
         try:
             max_length = self.decoder_prompt_length + settings.max_new_tokens
             outputs = []
-            for start in range(0, len(prompts), MAX_BATCH_SIZE):
-                outputs += self.generate(prompts[start : start + MAX_BATCH_SIZE], max_length=max_length)
+            step = max(MAX_BATCH_SIZE // settings.num_generations, 1) * settings.num_generations
+            for start in range(0, len(prompts), step):
+                outputs += self.generate(prompts[start : start + step], max_length=max_length)
         finally:
             self._task_generators[key] = self.sampler, self.generate_function
             self.sampler, self.generate_function = saved
@@ -339,6 +355,8 @@ class Seq2SeqLM(KerasTaskModel):
             top_k=options["top_k"],
             top_p=options["top_p"],
             repetition_penalty=options["repetition_penalty"],
+            length_penalty=options["length_penalty"],
+            num_generations=options["num_generations"],
         )
         copies = options["num_generations"]
         prompts = [self.task_prompt("text-generation", t) for t in request.inputs["text"] for _ in range(copies)]
