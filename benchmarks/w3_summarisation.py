@@ -7,7 +7,11 @@ count. The two sides alternate repeat by repeat, so that a load on the machine
 weighs on both alike; CPU seconds of this process are printed beside wall time
 (on a loaded machine they are the steadier figure).
 
-    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3]
+    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3] [--single-thread]
+
+`--single-thread` runs both sides on one thread (XLA and PyTorch), which
+keeps the comparison fair on a shared machine, where multi-threaded PyTorch
+loses most of its time waiting for busy cores.
 
 Prints one line per measurement and a final ratio line.
 """
@@ -48,13 +52,18 @@ def timed(function):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--single-thread", action="store_true", help="one thread for XLA and PyTorch")
     args = parser.parse_args()
+    if args.single_thread:
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
     import keras
     import numpy as np
     import torch
     import transformers
 
+    if args.single_thread:
+        torch.set_num_threads(1)
     from kerasprop.models import T5MultiTask
     from kerasprop.models.seq2seq import GenerationSettings
 

@@ -309,3 +309,17 @@ def test_beam_generations_are_transformers_n_best(t5, t5_folder):
     assert all(len(set(texts)) == 3 for texts in ours)
     with pytest.raises(ValueError, match=r"'num_generations' \(4\) must not exceed 'num_beams' \(3\)"):
         t5({"text": TEXTS[0], "num_beams": 3, "num_generations": 4}, task="text-generation")
+
+
+@pytest.mark.parametrize("sampler", ["greedy", "beam"])
+@pytest.mark.parametrize("decoder_text", [["", "Paris fox", "book"], ["the", "Paris fox", "book"]])
+def test_decoding_loop_gives_keras_hubs_tokens(t5, sampler, decoder_text):
+    """kerasprop's T5 decoding loop (encoder once, shared cross-attention) against keras-hub's own loop."""
+    keras_hub_loop = T5MultiTask(backbone=t5.backbone, preprocessor=t5.preprocessor)
+    keras_hub_loop.has_decoding_hooks = False
+    inputs = {"encoder_text": TEXTS, "decoder_text": decoder_text}
+    outputs = []
+    for model in (t5, keras_hub_loop):
+        model.compile(sampler=sampler)
+        outputs.append(model.generate(dict(inputs), max_length=12))
+    assert outputs[0] == outputs[1]
