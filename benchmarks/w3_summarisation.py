@@ -2,9 +2,16 @@
 
 One random T5-small-shaped checkpoint is written once with transformers and
 loaded by both. Batch 8, 256 input tokens, exactly 64 new tokens, greedy and
-4-beam search. Greedy token ids must agree or the figure does not count.
+4-beam search. Token ids must agree (greedy and beams) or the figure does not
+count. The two sides alternate repeat by repeat, so that a load on the machine
+weighs on both alike; CPU seconds of this process are printed beside wall time
+(on a loaded machine they are the steadier figure).
 
-    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3]
+    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3] [--single-thread]
+
+`--single-thread` runs both sides on one thread (XLA and PyTorch), which
+keeps the comparison fair on a shared machine, where multi-threaded PyTorch
+loses most of its time waiting for busy cores.
 
 Prints one line per measurement and a final ratio line.
 """
@@ -35,26 +42,28 @@ def write_checkpoint(folder):
     )
 
 
-def timed(function, repeats):
-    start = time.perf_counter()
+def timed(function):
+    """(result, wall seconds, CPU seconds of this process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = function()
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    return result, first, (time.perf_counter() - start) / repeats
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--single-thread", action="store_true", help="one thread for XLA and PyTorch")
     args = parser.parse_args()
+    if args.single_thread:
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
     import keras
     import numpy as np
     import torch
     import transformers
 
+    if args.single_thread:
+        torch.set_num_threads(1)
     from kerasprop.models import T5MultiTask
     from kerasprop.models.seq2seq import GenerationSettings
 
@@ -74,21 +83,29 @@ def main():
         decoder = np.zeros((BATCH, 1 + NEW_TOKENS), "int32")
         inputs = {"encoder_token_ids": ids, "encoder_padding_mask": np.ones_like(ids),
                   "decoder_token_ids": decoder, "decoder_padding_mask": (np.arange(1 + NEW_TOKENS) < 1)[None].repeat(BATCH, 0)}
-        ours, first, steady = timed(lambda: model.generate(dict(inputs), stop_token_ids=(1,)), args.repeats)
-        figures[f"kerasprop {name}"] = rate / steady
-        print(f"kerasprop/{backend} {name}: first call {first:.1f} s, steady {rate / steady:.1f} new tokens/s")
 
-        def hf_generate():
+        def hf_generate(beams=beams):
             with torch.no_grad():
                 return reference.generate(input_ids=torch.tensor(ids).long(), num_beams=beams, do_sample=False,
-                                          min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS)
+                                          min_new_tokens=NEW_TOKENS, max_new_tokens=NEW_TOKENS).numpy()
 
-        theirs, first, steady = timed(hf_generate, args.repeats)
-        figures[f"transformers {name}"] = rate / steady
-        print(f"transformers {name}: first call {first:.1f} s, steady {rate / steady:.1f} new tokens/s")
-        if beams == 1:
-            same = np.array_equal(np.asarray(ours["decoder_token_ids"]), theirs.numpy())
-            print(f"greedy token ids identical: {same}")
+        sides = {f"kerasprop/{backend}": lambda: np.asarray(model.generate(dict(inputs), stop_token_ids=(1,))["decoder_token_ids"]),
+                 "transformers": hf_generate}
+        outputs, walls, cpus = {}, {side: [] for side in sides}, {side: [] for side in sides}
+        for side, function in sides.items():
+            outputs[side], wall, _ = timed(function)
+            print(f"{side} {name}: first call {wall:.1f} s")
+        for _ in range(args.repeats):
+            for side, function in sides.items():
+                _, wall, cpu = timed(function)
+                walls[side].append(wall)
+                cpus[side].append(cpu)
+        for side in sides:
+            wall, cpu = np.mean(walls[side]), np.mean(cpus[side])
+            figures[f"{side.split('/')[0]} {name}"] = rate / wall
+            print(f"{side} {name}: steady {rate / wall:.1f} new tokens/s ({wall:.2f} s wall, {cpu:.2f} s CPU)")
+        same = np.array_equal(*outputs.values())
+        print(f"{name} token ids identical: {same}")
     print(
         f"ratio kerasprop/{backend} / transformers: greedy {figures['kerasprop greedy'] / figures['transformers greedy']:.2f}x, "
         f"beam4 {figures['kerasprop beam4'] / figures['transformers beam4']:.2f}x (target >= 1.4x)"

@@ -283,3 +283,43 @@ def test_process_batch_builds_prompts_and_zero_weights_padding(t5_folder):
     assert list(summaries["encoder_text"]) == ["summarise: A long text."]
     with pytest.raises(ValueError, match="cannot be finetuned for 'text-vectorisation'|does not support"):
         model.process_batch({"texts": ["a"], "groups": [1]}, task="text-vectorisation")
+
+
+def test_beam_generations_are_transformers_n_best(t5, t5_folder):
+    """num_generations with num_beams gives the n best distinct beams, as transformers' num_return_sequences."""
+    import sentencepiece
+    import torch
+    import transformers
+    from test_t5_converter import _batch
+
+    reference = transformers.T5ForConditionalGeneration.from_pretrained(t5_folder).eval()
+    processor = sentencepiece.SentencePieceProcessor(model_file=str(t5_folder / "spiece.model"))
+    # Every beam runs to the same length, where keras-hub's and transformers' beam searches agree.
+    ours = t5({"text": TEXTS, "num_beams": 3, "num_generations": 3, "min_length": 6, "max_length": 6},
+              task="text-generation")
+    x = _batch(t5, TEXTS)
+    with torch.no_grad():
+        theirs = reference.generate(
+            input_ids=torch.tensor(x["encoder_token_ids"]).long(),
+            attention_mask=torch.tensor(x["encoder_padding_mask"]).long(),
+            num_beams=3, num_return_sequences=3, do_sample=False, min_new_tokens=6, max_new_tokens=6,
+        ).numpy()
+    expected = [processor.decode([int(t) for t in row if t > 1]).strip() for row in theirs]
+    assert ours == [expected[i : i + 3] for i in range(0, 9, 3)]
+    assert all(len(set(texts)) == 3 for texts in ours)
+    with pytest.raises(ValueError, match=r"'num_generations' \(4\) must not exceed 'num_beams' \(3\)"):
+        t5({"text": TEXTS[0], "num_beams": 3, "num_generations": 4}, task="text-generation")
+
+
+@pytest.mark.parametrize("sampler", ["greedy", "beam"])
+@pytest.mark.parametrize("decoder_text", [["", "Paris fox", "book"], ["the", "Paris fox", "book"]])
+def test_decoding_loop_gives_keras_hubs_tokens(t5, sampler, decoder_text):
+    """kerasprop's T5 decoding loop (encoder once, shared cross-attention) against keras-hub's own loop."""
+    keras_hub_loop = T5MultiTask(backbone=t5.backbone, preprocessor=t5.preprocessor)
+    keras_hub_loop.has_decoding_hooks = False
+    inputs = {"encoder_text": TEXTS, "decoder_text": decoder_text}
+    outputs = []
+    for model in (t5, keras_hub_loop):
+        model.compile(sampler=sampler)
+        outputs.append(model.generate(dict(inputs), max_length=12))
+    assert outputs[0] == outputs[1]

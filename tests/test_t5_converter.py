@@ -68,10 +68,6 @@ def write_tiny_bart(folder):
         max_position_embeddings=128, init_std=0.5, forced_bos_token_id=0, forced_eos_token_id=None,
     )
     transformers.BartForConditionalGeneration(config).save_pretrained(folder)
-    # Hub checkpoints (written by transformers 4) list `num_hidden_layers`, which
-    # keras-hub's converter reads; transformers 5 leaves it out.
-    written = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps(dict(written, num_hidden_layers=config.encoder_layers)))
     return folder
 
 
@@ -183,6 +179,22 @@ def test_t5_checkpoint_with_separate_head(tmp_path):
             output_hidden_states=True,
         ).decoder_hidden_states[-1].numpy()
     assert_logits_close(ours, hidden @ head.T)
+
+
+def test_bart_folder_of_transformers_5_and_4(bart_folder, tmp_path):
+    """transformers 5 writes no `num_hidden_layers` (keras-hub's converter needs it); transformers 4 did."""
+    config = json.loads((bart_folder / "config.json").read_text())
+    assert "num_hidden_layers" not in config and config["encoder_layers"] == 2
+    assert BartMultiTask.from_preset(str(bart_folder), load_weights=False).backbone.num_layers == 2
+    old = tmp_path / "transformers-4"
+    old.mkdir()
+    for file in bart_folder.iterdir():
+        (old / file.name).write_bytes(file.read_bytes())
+    (old / "config.json").write_text(json.dumps(dict(config, num_hidden_layers=2)))
+    assert BartMultiTask.from_preset(str(old), load_weights=False).backbone.num_layers == 2
+    (old / "config.json").write_text(json.dumps(dict(config, decoder_layers=3)))
+    with pytest.raises(ValueError, match="encoder_layers=2 and decoder_layers=3"):
+        BartMultiTask.from_preset(str(old), load_weights=False)
 
 
 def test_bart_through_keras_hub_converter(bart_folder):

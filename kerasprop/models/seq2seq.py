@@ -13,6 +13,14 @@ survive `save_to_preset`.
 Generation pads encoder inputs to a few length buckets and the batch to a
 power of two, and keeps one compiled generate function per sampler, so each
 task compiles once per shape bucket rather than once per call.
+
+Families that implement the decoding hooks (`encode_for_decoding`,
+`empty_decoder_cache`, `decode`; T5 does) generate through kerasprop's loop
+(`Seq2SeqLM.generate_step`): the encoder output's cross-attention keys and
+values are computed once per prompt and stay outside the sampler's cache, so
+beam search neither copies them per beam nor reorders them every step (beams
+read their prompt's copy); the self-attention cache is one buffer per layer,
+updated in place.
 """
 
 import dataclasses
@@ -26,7 +34,7 @@ import numpy as np
 from keras import ops
 
 from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.models.generation import sampler_from_options, wants_sampling
+from kerasprop.models.generation import first_of_copies, sampler_from_options, wants_sampling
 from kerasprop.models.task_model import KerasTaskModel
 
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
@@ -57,6 +65,8 @@ class GenerationSettings:
     top_k: int = 0
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    num_generations: int = 1
 
     def sampler(self):
         """A kerasprop `GenerationSampler` (a keras-hub sampler with logits processing) for these settings."""
@@ -69,6 +79,8 @@ class GenerationSettings:
             "top_k": self.top_k,
             "top_p": self.top_p,
             "repetition_penalty": self.repetition_penalty,
+            "length_penalty": self.length_penalty,
+            "num_generations": self.num_generations,
         }
         return sampler_from_options(options, no_repeat_ngram_size=self.no_repeat_ngram_size)
 
@@ -90,6 +102,11 @@ def qa_prompt(question, context, previous=()):
 
 def _bucket(length, buckets, limit):
     return min(next((b for b in buckets if b >= length), limit), limit)
+
+
+def _generations_per_prompt(sampler):
+    """How many consecutive rows of a batch a beam sampler fills from one search (`num_generations`)."""
+    return getattr(getattr(sampler, "sampler", sampler), "num_return_sequences", 1)
 
 
 def _batch_bucket(size):
@@ -157,6 +174,8 @@ class Seq2SeqLM(KerasTaskModel):
 
     default_tasks = GENERATIVE_TASKS + ("translation",)
     finetunable_tasks = GENERATIVE_TASKS + ("translation",)
+    #: Whether the family implements the decoding hooks that `generate_step` uses (else keras-hub's loop runs).
+    has_decoding_hooks = False
 
     def __init__(
         self,
@@ -282,10 +301,60 @@ class Seq2SeqLM(KerasTaskModel):
             self.preprocessor, batch, decoder_length=max_length or self.preprocessor.decoder_sequence_length
         )
         size = ops.shape(x["encoder_token_ids"])[0]
-        extra = _batch_bucket(size) - size
+        # Beam search fills groups of `copies` rows; the padding repeats the last group.
+        copies = _generations_per_prompt(self.sampler)
+        extra = (_batch_bucket(size // copies) - size // copies) * copies
         if extra:
             x = {key: ops.concatenate([value, ops.repeat(value[-1:], extra, axis=0)]) for key, value in x.items()}
         return x, size
+
+    def generate_step(self, inputs, stop_token_ids=None):
+        """keras-hub's compilable generation step, encoding once per prompt (see the module docstring).
+
+        The family hooks: `encode_for_decoding(encoder_token_ids, encoder_padding_mask)`
+        returns what every decoder step reads from the encoder (batch first);
+        `empty_decoder_cache(batch_size, length)` the self-attention cache;
+        `decode(token_ids, start, cache, memory)` the decoder's final hidden
+        states for `token_ids` at positions `start...` and the updated cache,
+        for `token_ids` rows that are consecutive groups of the rows of `memory`
+        (the beams of one prompt); `decoding_head()` a function from the
+        decoder's hidden states to logits.
+        """
+        if not self.has_decoding_hooks:
+            return super().generate_step(inputs, stop_token_ids)
+        token_ids, prompt_mask = inputs["decoder_token_ids"], inputs["decoder_padding_mask"]
+        # A beam search that returns n beams gets n copies of each prompt: encode one.
+        copies = _generations_per_prompt(self.sampler)
+        memory = self.encode_for_decoding(
+            first_of_copies(inputs["encoder_token_ids"], copies), first_of_copies(inputs["encoder_padding_mask"], copies)
+        )
+        batch_size, length = ops.shape(token_ids)
+        cache = self.empty_decoder_cache(batch_size, length)
+        logits = self.decoding_head()
+        index = ops.min(ops.sum(ops.cast(prompt_mask, "int32"), axis=-1))
+
+        def prefill_prompt():
+            return self.decode(token_ids, 0, cache, memory)
+
+        def prefill_start_token():
+            hidden_states, start_cache = self.decode(token_ids[:, :1], 0, cache, memory)
+            return ops.pad(hidden_states, [[0, 0], [0, length - 1], [0, 0]]), start_cache
+
+        # The prompt's cache and hidden states (contrastive search reads them).
+        # Most prompts are one start token: decoding the whole length would waste a step's work per position.
+        hidden_states, cache = ops.cond(index > 1, prefill_prompt, prefill_start_token)
+
+        def next(prompt, cache, index):
+            rows = ops.shape(prompt)[0]
+            hidden, cache = self.decode(ops.slice(prompt, [0, index - 1], [rows, 1]), index - 1, cache, memory)
+            hidden = ops.squeeze(hidden, axis=1)
+            return logits(hidden), hidden, cache
+
+        token_ids = self.sampler(
+            next=next, prompt=token_ids, cache=cache, index=index, mask=prompt_mask,
+            stop_token_ids=stop_token_ids, hidden_states=hidden_states, model=self,
+        )
+        return {"decoder_token_ids": token_ids, "decoder_padding_mask": _output_mask(token_ids, prompt_mask, stop_token_ids)}
 
     # === The backprop tasks ===
 
@@ -306,7 +375,11 @@ class Seq2SeqLM(KerasTaskModel):
         return len(np.atleast_1d(self.preprocessor.decoder_packer.start_value))
 
     def generate_texts(self, prompts, settings):
-        """Generates for a list of encoder prompts with `GenerationSettings`."""
+        """Generates for a list of encoder prompts with `GenerationSettings`.
+
+        With `settings.num_generations = n`, `prompts` holds n consecutive
+        copies of each prompt, and the copies get different generations.
+        """
         sampler = settings.sampler()
         key = json.dumps(keras_hub.samplers.serialize(sampler), sort_keys=True)
         saved = self.sampler, self.generate_function
@@ -314,8 +387,9 @@ class Seq2SeqLM(KerasTaskModel):
         try:
             max_length = self.decoder_prompt_length + settings.max_new_tokens
             outputs = []
-            for start in range(0, len(prompts), MAX_BATCH_SIZE):
-                outputs += self.generate(prompts[start : start + MAX_BATCH_SIZE], max_length=max_length)
+            step = max(MAX_BATCH_SIZE // settings.num_generations, 1) * settings.num_generations
+            for start in range(0, len(prompts), step):
+                outputs += self.generate(prompts[start : start + step], max_length=max_length)
         finally:
             self._task_generators[key] = self.sampler, self.generate_function
             self.sampler, self.generate_function = saved
@@ -350,6 +424,8 @@ class Seq2SeqLM(KerasTaskModel):
             top_k=options["top_k"],
             top_p=options["top_p"],
             repetition_penalty=options["repetition_penalty"],
+            length_penalty=options["length_penalty"],
+            num_generations=options["num_generations"],
         )
         copies = options["num_generations"]
         prompts = [self.task_prompt("text-generation", t) for t in request.inputs["text"] for _ in range(copies)]
@@ -388,6 +464,18 @@ class Seq2SeqLM(KerasTaskModel):
         if max_output_length is not None:
             self.preprocessor.decoder_sequence_length = max_output_length
         return {"encoder_text": np.array(inputs), "decoder_text": np.array(targets)}
+
+
+def _output_mask(token_ids, prompt_mask, stop_token_ids):
+    """keras-hub's output padding mask: everything up to and including each row's first new stop token."""
+    if stop_token_ids is None:
+        return ops.ones_like(token_ids, dtype="bool")
+    generated = ops.logical_not(ops.cast(prompt_mask, "bool"))
+    ends = ops.zeros_like(generated)
+    for stop_token_id in stop_token_ids:
+        ends = ops.logical_or(ends, ops.equal(token_ids, stop_token_id))
+    ends = ops.cast(ops.logical_and(ends, generated), "int32")
+    return ops.equal(ops.cumsum(ends, axis=-1) - ends, 0)
 
 
 def _subclasses(cls):

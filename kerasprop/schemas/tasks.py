@@ -76,11 +76,15 @@ def _check_fill_mask(request):
 def _check_generation(request):
     options = request.options
     if options["min_length"] > options["max_length"]:
-        if "min_length" not in request.given:
-            options["min_length"] = options["max_length"]
-            return
+        if "min_length" in request.given:
+            raise ValueError(
+                f"'min_length' ({options['min_length']}) must not exceed 'max_length' ({options['max_length']})."
+            )
+        options["min_length"] = options["max_length"]
+    if options["num_beams"] > 1 and options["num_generations"] > options["num_beams"]:
         raise ValueError(
-            f"'min_length' ({options['min_length']}) must not exceed 'max_length' ({options['max_length']})."
+            f"'num_generations' ({options['num_generations']}) must not exceed 'num_beams' ({options['num_beams']}): "
+            "beam search returns at most its num_beams best beams."
         )
 
 

@@ -21,6 +21,7 @@ BUILTIN_CONVERTERS = (
     "kerasprop.hub.converters.deberta_v3",
     "kerasprop.hub.converters.whisper",
     "kerasprop.hub.converters.bert",
+    "kerasprop.hub.converters.bart",
 )
 
 
