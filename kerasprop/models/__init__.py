@@ -31,6 +31,9 @@ _LAZY = {
     "Seq2SeqLM": "kerasprop.models.seq2seq",
     "T5MultiTask": "kerasprop.models.t5",
     "BartMultiTask": "kerasprop.models.bart",
+    "TokenHeadTask": "kerasprop.models.token_heads",
+    "TokenClassifier": "kerasprop.models.token_classifier",
+    "ExtractiveQA": "kerasprop.models.extractive_qa",
 }
 
 __all__ = sorted(_LAZY)
