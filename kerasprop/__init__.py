@@ -46,6 +46,8 @@ _LAZY = {
     "ImageClassification": "kerasprop.tasks",
     "ImageVectorisation": "kerasprop.tasks",
     "ImageTextVectorisation": "kerasprop.tasks",
+    "ExtractiveQA": "kerasprop.tasks",
+    "TokenClassification": "kerasprop.tasks",
     "Task": "kerasprop.tasks",
     "AutoModel": "kerasprop.models.auto",
     "save": "kerasprop.hub.io",

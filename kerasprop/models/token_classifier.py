@@ -62,15 +62,15 @@ class TokenClassifier(TokenHeadTask):
     def tokens(self, text, encoding, scores):
         """One dict per non-special token: word piece, scores, character span, index, whether it continues a word."""
         wordpiece = self.fast_tokenizer.model.__class__.__name__ == "WordPiece"
-        unknown = getattr(self.preprocessor.tokenizer, "oov_token_id", None)
+        unknown = getattr(self.fast_tokenizer.model, "unk_token", None)
         tokens = []
-        for index, (token_id, piece, (start, end), special) in enumerate(
-            zip(encoding.ids, encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
+        for index, (piece, (start, end), special) in enumerate(
+            zip(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
         ):
             if special:
                 continue
             reference = text[start:end]
-            if token_id == unknown:
+            if piece == unknown:
                 piece, continues = reference, False
             elif wordpiece:
                 continues = len(piece) != len(reference)
@@ -162,9 +162,7 @@ class TokenClassifier(TokenHeadTask):
                 "call pre_finetuning(labels) with the full tag set first."
             )
         texts, spans = [], []
-        for i, (words, tags) in enumerate(zip(params["tokens"], params["tags"])):
-            if len(words) != len(tags):
-                raise ValueError(f"Example {i} has {len(words)} tokens but {len(tags)} tags: give one tag per token.")
+        for words, tags in zip(params["tokens"], params["tags"]):
             text, starts = "", []
             for word in words:
                 text += " " if text else ""

@@ -81,12 +81,18 @@ class TokenHeadTask(KerasTaskModel, keras_hub.models.Task):
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads a saved preset, a keras-hub backbone preset, or a Hugging Face checkpoint with its head."""
-        from kerasprop.hub.catalog import resolve_handle
+        from kerasprop.hub.catalog import find_entry, resolve_handle
+        from kerasprop.hub.converters import get_preset_loader
         from kerasprop.models.families import saved_class
 
         handle = resolve_handle(preset)
         if saved_class(handle) is not None:
-            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+            # keras-hub's Task.from_preset looks for a subclass per backbone; this family has one class for all.
+            model = get_preset_loader(handle).load_task(cls, load_weights, True, **kwargs)
+            entry = find_entry(preset) if isinstance(preset, str) else None
+            if entry is not None:
+                model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description)
+            return model
         hf_config = hf_heads.transformers_config(handle)
         if hf_config is not None:
             backbone = hf_heads.load_backbone(handle, load_weights=load_weights)

@@ -71,6 +71,12 @@ def _check_generation(request):
         )
 
 
+def _check_tags(params):
+    for i, (words, tags) in enumerate(zip(params["tokens"], params["tags"])):
+        if len(words) != len(tags):
+            raise ValueError(f"tokens[{i}] has {len(words)} words but tags[{i}] has {len(tags)} tags: give one tag per word.")
+
+
 def _text_to_text(description, max_input_length, max_output_length):
     return {
         None: FinetuneSchema(
@@ -320,6 +326,7 @@ SCHEMAS = [
                 ),
                 options=(Field("max_length", Integer(minimum=8), default=128),),
                 description="words and their tags (e.g. B-PER, I-PER, O), one list per example",
+                check=_check_tags,
             )
         },
     ),

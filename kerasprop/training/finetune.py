@@ -17,15 +17,15 @@ from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 
 #: Label key of the classification tasks' params: the engine builds the label mapping.
-LABEL_KEYS = {"text-classification": "labels", "image-classification": "labels"}
+LABEL_KEYS = {"text-classification": "labels", "image-classification": "labels", "token-classification": "tags"}
 
 
 def default_optimizer(task):
-    """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification,
+    """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification and span tasks,
     AdamW 1e-5 for vectors, SGD 0.1 for image classification."""
     if task in ("qa", "summarisation", "emotion", "text-generation"):
         return keras.optimizers.Adafactor(learning_rate=1e-3, relative_step=False)
-    if task == "text-classification":
+    if task in ("text-classification", "token-classification", "extractive-qa"):
         return keras.optimizers.AdamW(learning_rate=2e-5)
     if task == "image-classification":
         return keras.optimizers.SGD(learning_rate=0.1)
