@@ -22,6 +22,8 @@ WORDPIECE_VOCAB = (
     + "acme corporation lon ##don ber ##lin mad ##rid sun ##ny car ##ol da ##ve found ##ed init ##ech eve visit ##s".split()
 )
 NER_TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+#: Positions every checkpoint has (RoBERTa adds 2 for its offset).
+MAX_LENGTH = 128
 SIZE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37)
 
 
@@ -67,6 +69,7 @@ HEADS = {
 def write_checkpoint(folder, model_type, task, seed=0):
     """Writes a tiny `...ForTokenClassification` or `...ForQuestionAnswering` to `folder`; returns (tokenizer, model)."""
     tokenizer = _byte_level_bpe(folder) if model_type == "roberta" else _wordpiece(folder)
+    tokenizer.model_max_length = MAX_LENGTH
     head = {}
     if task == "token-classification":
         head = dict(id2label=dict(enumerate(NER_TAGS)), label2id={t: i for i, t in enumerate(NER_TAGS)})

@@ -83,23 +83,12 @@ class ExtractiveQA(TokenHeadTask):
     def process_batch(self, params, task="extractive-qa", max_length=384, **options):
         """`(features, [start token, end token])` for `fit` from {"questions", "contexts", "answers", "answer_starts"}.
 
-        Without `answer_starts` each answer's first occurrence in its context is used.
+        Without `answer_starts` each answer's first occurrence in its context is used (the schema checks both).
         Contexts are cut to `max_length` tokens; an answer cut off points at the first token.
         """
         self.check_finetunable(task)
-        starts = params.get("answer_starts") or [None] * len(params["answers"])
-        spans = []
-        for i, (context, answer, start) in enumerate(zip(params["contexts"], params["answers"], starts)):
-            if start is None:
-                start = context.find(answer)
-                if start < 0:
-                    raise ValueError(f"answers[{i}] {answer!r} does not occur in contexts[{i}]; give 'answer_starts'.")
-            elif context[start:start + len(answer)] != answer:
-                raise ValueError(
-                    f"answers[{i}] {answer!r} is not at answer_starts[{i}]={start} of contexts[{i}] "
-                    f"(found {context[start:start + len(answer)]!r})."
-                )
-            spans.append((start, start + len(answer)))
+        starts = params.get("answer_starts") or [context.find(a) for context, a in zip(params["contexts"], params["answers"])]
+        spans = [(start, start + len(answer)) for start, answer in zip(starts, params["answers"])]
         windows = self.encode(params["questions"], params["contexts"], max_length=max_length)
         encodings = [per_input[0] for per_input in windows]
         positions = np.zeros((len(encodings), 2), dtype="int32")

@@ -77,6 +77,18 @@ def _check_tags(params):
             raise ValueError(f"tokens[{i}] has {len(words)} words but tags[{i}] has {len(tags)} tags: give one tag per word.")
 
 
+def _check_answers(params):
+    starts = params.get("answer_starts") or [None] * len(params["answers"])
+    for i, (context, answer, start) in enumerate(zip(params["contexts"], params["answers"], starts)):
+        if start is None and answer not in context:
+            raise ValueError(f"answers[{i}] {answer!r} does not occur in contexts[{i}]; give 'answer_starts'.")
+        if start is not None and context[start:start + len(answer)] != answer:
+            raise ValueError(
+                f"answers[{i}] {answer!r} is not at answer_starts[{i}]={start} of contexts[{i}] "
+                f"(found {context[start:start + len(answer)]!r})."
+            )
+
+
 def _text_to_text(description, max_input_length, max_output_length):
     return {
         None: FinetuneSchema(
@@ -303,6 +315,7 @@ SCHEMAS = [
                 ),
                 options=(Field("max_length", Integer(minimum=8), default=384),),
                 description="questions, contexts and answer spans (SQuAD style)",
+                check=_check_answers,
             )
         },
     ),
