@@ -206,8 +206,8 @@ class ExtractiveQA(Task):
     """
 
     task = "extractive-qa"
-    default_model = "bert-tiny-squad"
-    offline_models = ("bert-tiny-squad",)
+    #: No default yet: no bundled span preset exists (pass a model).
+    default_model = None
 
     def __call__(self, question, context, top_k=None, max_answer_len=None, max_seq_len=None, doc_stride=None,
                  handle_impossible_answer=None):
@@ -227,8 +227,8 @@ class TokenClassification(Task):
     """
 
     task = "token-classification"
-    default_model = "bert-tiny-ner"
-    offline_models = ("bert-tiny-ner",)
+    #: No default yet: no bundled span preset exists (pass a model).
+    default_model = None
 
     def __call__(self, text, aggregation=None, ignore_labels=None):
         return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels))
