@@ -12,7 +12,7 @@ import transformers
 import kerasprop
 from kerasprop.models import TokenClassifier
 from kerasprop.training import finetune
-from span_checkpoints import CORPUS, write_checkpoint
+from span_checkpoints import CORPUS, NER_TAGS, write_checkpoint
 
 TOLERANCE = 1e-4
 TEXTS = CORPUS + ["Visits to Lon don, Paris and Berlin?", "Zoë met ALICE in the café."]
@@ -109,7 +109,8 @@ def test_finetuning_learns_the_tags_and_survives_save_and_load(tmp_path):
     model = TokenClassifier.from_preset(str(tmp_path))
     finetune(model, ner_params(48, seed=1), "token-classification", validation_split=0.0, epochs=10, batch_size=16,
              optimizer=keras.optimizers.Adam(5e-3), verbose=0)
-    assert model.class_names == ["B-LOC", "B-ORG", "B-PER", "O"]
+    # The checkpoint's head already has every tag (and the I- tags of word pieces): it is kept.
+    assert model.class_names == NER_TAGS
     held_out = ner_params(12, seed=2)
     texts = [" ".join(words) for words in held_out["tokens"]]
     predicted = model({"text": texts, "aggregation": "first"}, task="token-classification")
@@ -132,3 +133,17 @@ def test_finetuning_params_are_validated(model):
     with pytest.raises(ValueError, match=r"tokens\[0\] has 2 words but tags\[0\] has 1 tags"):
         finetune(model, {"tokens": [["alice", "lives"], ["bob"]], "tags": [["B-PER"], ["B-PER"]]},
                  "token-classification", validation_split=0.0)
+
+
+def test_every_piece_of_a_word_learns_a_tag_and_the_head_gains_inside_tags(tmp_path):
+    write_checkpoint(tmp_path, "bert", "token-classification")
+    model = TokenClassifier.from_preset(str(tmp_path))
+    model.pre_finetuning(["O", "B-CITY"])
+    assert model.class_names == ["B-CITY", "O", "I-CITY"]  # the given tags (sorted), then the inside tags
+    features, labels, weights = model.process_batch({"tokens": [["Bob", "visits", "Berlin", "."]],
+                                                     "tags": [["O", "O", "B-CITY", "O"]]}, max_length=16)
+    pieces = model.encode(["Bob visits Berlin ."])[0].tokens  # [CLS] bob visit ##s ber ##lin . [SEP]
+    tags = [model.class_names[label] for label in labels[0, :len(pieces)]]
+    assert tags[1:-1] == ["O", "O", "O", "B-CITY", "I-CITY", "O"]
+    assert weights[0, :len(pieces)].tolist() == [0.0] + [1.0] * (len(pieces) - 2) + [0.0]
+    assert pieces[4:6] == ["ber", "##lin"]

@@ -97,6 +97,8 @@ _EMBEDDER = "kerasprop.models.text_embedder:SentenceEmbedder"
 _NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
 _CLIP = "kerasprop.models.clip:CLIP"
 _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
+_TOKEN_CLASSIFIER = "kerasprop.models.token_classifier:TokenClassifier"
+_EXTRACTIVE_QA = "kerasprop.models.extractive_qa:ExtractiveQA"
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
 
 ENTRIES = [
@@ -222,6 +224,18 @@ ENTRIES = [
         finetunable_tasks=("image-classification",),
         description="A small ResNet (bundled, offline) that names 24 coloured shapes; a base for finetuning.",
         license="apache-2.0", source="presets/recipes/shapes_classifier.py (generated pictures)",
+    ),
+    CatalogEntry(
+        "bert-tiny-ner", _TOKEN_CLASSIFIER, "bundled:bert-tiny-ner", tasks=("token-classification",),
+        finetunable_tasks=("token-classification",),
+        description="A small BERT (bundled, offline) that finds persons, places and organisations (CoNLL tags).",
+        license="apache-2.0", source="presets/recipes/bert_ner.py (generated sentences)",
+    ),
+    CatalogEntry(
+        "bert-tiny-squad", _EXTRACTIVE_QA, "bundled:bert-tiny-squad", tasks=("extractive-qa",),
+        finetunable_tasks=("extractive-qa",),
+        description="A small BERT (bundled, offline) that answers questions with a span of a short paragraph.",
+        license="apache-2.0", source="presets/recipes/bert_squad.py (generated paragraphs)",
     ),
 ]
 

@@ -137,9 +137,11 @@ class TokenClassifier(TokenHeadTask):
     # === Finetuning ===
 
     def pre_finetuning(self, labels, **kwargs):
-        """Sets the head to the tags `labels` (a dict index -> tag, or a list); keeps it if they are the learnt ones."""
+        """Sets the head to the tags `labels` (a dict index -> tag, or a list) and the `I-` tag of each `B-` tag
+        (a word's later pieces learn it); keeps the head when it already has all of them."""
         names = label_mapping(labels)
-        if names == self.class_names:
+        names += sorted({"I-" + name[2:] for name in names if name.startswith("B-")} - set(names))
+        if set(names) <= set(self.class_names):
             return
         backbone, preprocessor = self.backbone, self.preprocessor
         config = self.get_config()
@@ -151,7 +153,9 @@ class TokenClassifier(TokenHeadTask):
     def process_batch(self, params, task="token-classification", max_length=128, **options):
         """`(features, tags, weights)` for `fit` from params {"tokens", "tags"} (a list of words and tags per example).
 
-        Each word's first piece carries its tag; the other pieces and special tokens have weight 0.
+        Each word's first piece carries its tag and its other pieces the matching `I-` tag (when the
+        model has it, else the same tag), so every aggregation, "simple" included, sees whole words;
+        special tokens have weight 0.
         """
         self.check_finetunable(task)
         index = {name: i for i, name in enumerate(self.class_names)}
@@ -161,23 +165,24 @@ class TokenClassifier(TokenHeadTask):
                 f"The tags {unknown} are not among the model's classes {self.class_names}; "
                 "call pre_finetuning(labels) with the full tag set first."
             )
-        texts, spans = [], []
-        for words, tags in zip(params["tokens"], params["tags"]):
-            text, starts = "", []
-            for word in words:
-                text += " " if text else ""
-                starts.append(len(text))
-                text += word
-            texts.append(text)
-            spans.append({start: index[tag] for start, tag in zip(starts, tags)})
+        texts, word_starts = [], []
+        for words in params["tokens"]:
+            texts.append(" ".join(words))
+            word_starts.append(np.cumsum([0] + [len(word) + 1 for word in words[:-1]]))
         encodings = self.encode(texts, max_length=max_length)
         features = self.pack(encodings, max_length)
         labels = np.zeros((len(texts), max_length), dtype="int32")
         weights = np.zeros((len(texts), max_length), dtype="float32")
-        for row, (encoding, first_pieces) in enumerate(zip(encodings, spans)):
+        for row, (encoding, starts, tags) in enumerate(zip(encodings, word_starts, params["tags"])):
+            previous = None
             for position, ((start, _), special) in enumerate(zip(encoding.offsets, encoding.special_tokens_mask)):
-                if not special and start in first_pieces:
-                    labels[row, position], weights[row, position] = first_pieces.pop(start), 1.0
+                if special or position >= max_length:
+                    continue
+                # The given word that holds this piece (the tokenizer may split a word at punctuation too).
+                word = int(np.searchsorted(starts, start, side="right")) - 1
+                tag = tags[word] if word != previous else _continuation(tags[word], index)
+                labels[row, position], weights[row, position] = index[tag], 1.0
+                previous = word
         return features, labels, weights
 
     def finetuning_compile_kwargs(self, task, variant=None):
@@ -188,6 +193,12 @@ class TokenClassifier(TokenHeadTask):
         config = super().get_config()
         config.update(class_names=list(self.class_names))
         return config
+
+
+def _continuation(tag, index):
+    """The tag of a word's second and later pieces: `I-X` for a `B-X` word when the model has `I-X`."""
+    inside = "I-" + tag[2:] if tag.startswith("B-") else tag
+    return inside if inside in index else tag
 
 
 def _split_tag(name):

@@ -206,8 +206,7 @@ class ExtractiveQA(Task):
     """
 
     task = "extractive-qa"
-    #: No default yet: no bundled span preset exists (pass a model).
-    default_model = None
+    default_model = "bert-tiny-squad"
 
     def __call__(self, question, context, top_k=None, max_answer_len=None, max_seq_len=None, doc_stride=None,
                  handle_impossible_answer=None):
@@ -227,8 +226,7 @@ class TokenClassification(Task):
     """
 
     task = "token-classification"
-    #: No default yet: no bundled span preset exists (pass a model).
-    default_model = None
+    default_model = "bert-tiny-ner"
 
     def __call__(self, text, aggregation=None, ignore_labels=None):
         return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels))
