@@ -95,7 +95,13 @@ def _print_entry(entry, out):
         if value not in (None, [], ""):
             out.write(f"  {key}: {value}\n")
     output = entry["output"]
-    if isinstance(output, dict):
+    if isinstance(output, dict) and "answer" in output:  # extractive QA
+        out.write(f"  -> {output['answer']!r} (score {output['score']:.3f}, characters "
+                  f"{output['start']}-{output['end']})\n")
+    elif isinstance(output, list) and output and isinstance(output[0], dict):  # named entities
+        for entity in output:
+            out.write(f"  -> {entity['entity_group']}: {entity['word']!r} ({entity['score']:.3f})\n")
+    elif isinstance(output, dict):
         for label, score in output.items():
             out.write(f"  -> {score:.3f}  {label}\n")
     elif isinstance(output, list) and output and isinstance(output[0], float):
