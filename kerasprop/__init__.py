@@ -51,6 +51,8 @@ _LAZY = {
     "FillMask": "kerasprop.tasks",
     "Translation": "kerasprop.tasks",
     "TextPairClassification": "kerasprop.tasks",
+    "ExtractiveQA": "kerasprop.tasks",
+    "TokenClassification": "kerasprop.tasks",
     "Task": "kerasprop.tasks",
     "AutoModel": "kerasprop.models.auto",
     "save": "kerasprop.hub.io",

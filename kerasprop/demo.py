@@ -56,6 +56,9 @@ def examples():
             None,
         ),
         ("text-generation", {"text": "Once upon a time", "max_length": 16}, None),
+        ("extractive-qa", {"question": "Where does Sally live?", "context": "Sally lives in London with her two cats."},
+         None),
+        ("token-classification", {"text": "Alice Smith works for Acme Corporation in Paris."}, None),
         ("image-classification", {"image": circle, "labels": ["a red circle", "a blue square"]}, "a drawn red circle"),
         ("image-vectorisation", {"image": circle}, "a drawn red circle"),
         ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
@@ -107,7 +110,13 @@ def _print_entry(entry, out):
         if value not in (None, [], ""):
             out.write(f"  {key}: {value}\n")
     output = entry["output"]
-    if isinstance(output, dict):
+    if isinstance(output, dict) and "answer" in output:  # extractive QA
+        out.write(f"  -> {output['answer']!r} (score {output['score']:.3f}, characters "
+                  f"{output['start']}-{output['end']})\n")
+    elif isinstance(output, list) and output and isinstance(output[0], dict):  # named entities
+        for entity in output:
+            out.write(f"  -> {entity['entity_group']}: {entity['word']!r} ({entity['score']:.3f})\n")
+    elif isinstance(output, dict):
         for label, score in output.items():
             out.write(f"  -> {score:.3f}  {label}\n")
     elif isinstance(output, list) and output and isinstance(output[0], float):

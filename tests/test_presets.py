@@ -12,7 +12,8 @@ import pytest
 
 from kerasprop.hub import catalog
 from kerasprop.tasks import TASK_CLASSES
-from presets.recipes import clip_shapes, common, gpt2_generator, shapes_classifier, synthetic_images, t5_multitask
+from presets.recipes import bert_ner, bert_squad, clip_shapes, common, gpt2_generator, shapes_classifier
+from presets.recipes import synthetic_images, t5_multitask
 from presets.recipes import synthetic_text
 
 BUNDLED = {
@@ -23,6 +24,8 @@ BUNDLED = {
     "t5-tiny-translation": ("translation",),
     "bert-tiny-fill-mask": ("fill-mask",),
     "bert-tiny-pairs": ("text-pair-classification",),
+    "bert-tiny-ner": ("token-classification",),
+    "bert-tiny-squad": ("extractive-qa",),
 }
 CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", "## How it was built",
                  "## Quality on held-out data")
@@ -214,3 +217,47 @@ def test_family_classes_load_bundled_presets_by_catalog_name():
                       (SupervisedImageClassifier, "resnet-tiny-shapes")):
         assert name in cls.presets
         assert type(cls.from_preset(name)) is cls
+
+
+# === bert-tiny-ner and bert-tiny-squad ===
+
+
+def _without_scores(outputs):
+    return [{k: v for k, v in output.items() if k != "score"} for output in outputs]
+
+
+def test_ner_reproduces_the_recorded_entities_and_reaches_the_card():
+    model = load("bert-tiny-ner")
+    records = expected("bert-tiny-ner")
+    recorded = records["token-classification"]
+    outputs = model({"text": [r["input"]["text"] for r in recorded]}, task="token-classification")
+    assert [_without_scores(o) for o in outputs] == [_without_scores(r["output"]) for r in recorded]
+    np.testing.assert_allclose([e["score"] for o in outputs for e in o],
+                               [e["score"] for r in recorded for e in r["output"]], atol=1e-3)
+    sentences = bert_ner.heldout_sentences(40)
+    predicted = model({"text": [s["text"] for s in sentences]}, task="token-classification")
+    assert bert_ner.entity_scores(predicted, sentences)["entity_f1"] >= lower_bound(records["quality"]["entity_f1"])
+
+
+def test_squad_reproduces_the_recorded_answers_and_reaches_the_card():
+    model = load("bert-tiny-squad")
+    records = expected("bert-tiny-squad")
+    recorded = records["extractive-qa"]
+    answers = model({"question": [r["input"]["question"] for r in recorded],
+                     "context": [r["input"]["context"] for r in recorded]}, task="extractive-qa")
+    assert _without_scores(answers) == _without_scores([r["output"] for r in recorded])
+    np.testing.assert_allclose([a["score"] for a in answers], [r["output"]["score"] for r in recorded], atol=1e-3)
+    examples = bert_squad.heldout_examples(40)
+    answers = model({"question": [e["question"] for e in examples], "context": [e["context"] for e in examples]},
+                    task="extractive-qa")
+    assert bert_squad.exact_match(answers, examples) >= lower_bound(records["quality"]["exact_match"])
+
+
+def test_offline_span_task_classes_use_the_bundled_berts(monkeypatch):
+    import kerasprop
+
+    monkeypatch.setenv("KERASPROP_OFFLINE", "1")
+    ner = expected("bert-tiny-ner")["token-classification"][0]
+    assert _without_scores(kerasprop.TokenClassification()(ner["input"]["text"])) == _without_scores(ner["output"])
+    qa = expected("bert-tiny-squad")["extractive-qa"][0]
+    assert kerasprop.ExtractiveQA()(**qa["input"])["answer"] == qa["output"]["answer"]

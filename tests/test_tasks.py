@@ -99,3 +99,11 @@ def test_task_save_writes_the_model(kerasprop_home):
 def test_finetune_on_a_model_without_support_is_refused_before_training():
     with pytest.raises(ValueError, match="cannot be finetuned for 'text-vectorisation'"):
         kerasprop.TextVectorisation(EchoLength()).finetune({"texts": ["a", "b"], "groups": [0, 1]})
+
+
+def test_a_task_without_any_default_says_so_instead_of_naming_none(monkeypatch):
+    monkeypatch.setenv("KERASPROP_OFFLINE", "1")
+    monkeypatch.setattr(kerasprop.ExtractiveQA, "default_model", None)
+    with pytest.raises(RuntimeError, match="The task 'extractive-qa' has no default model. Pass a model") as error:
+        kerasprop.ExtractiveQA()
+    assert "None" not in str(error.value)

@@ -101,6 +101,8 @@ _WHISPER = "kerasprop.models.whisper:WhisperSpeechRecognizer"
 _WHISPER_CLASSIFIER = "kerasprop.models.whisper:WhisperAudioClassifier"
 _FILL_MASK = "kerasprop.models.masked_lm:FillMask"
 _TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
+_TOKEN_CLASSIFIER = "kerasprop.models.token_classifier:TokenClassifier"
+_EXTRACTIVE_QA = "kerasprop.models.extractive_qa:ExtractiveQA"
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
 #: What Google's T5 checkpoints do: backprop's generative tasks and translation (en -> de, fr, ro).
 _T5_TASKS = GENERATIVE_TASKS + ("translation",)
@@ -298,6 +300,18 @@ ENTRIES = [
         finetunable_tasks=("text-pair-classification",),
         description="A small BERT (bundled, offline) that tells paraphrases of coloured-shape descriptions apart.",
         license="apache-2.0", source="presets/recipes/bert_pairs.py (generated pairs)",
+    ),
+    CatalogEntry(
+        "bert-tiny-ner", _TOKEN_CLASSIFIER, "bundled:bert-tiny-ner", tasks=("token-classification",),
+        finetunable_tasks=("token-classification",),
+        description="A small BERT (bundled, offline) that finds persons, places and organisations (CoNLL tags).",
+        license="apache-2.0", source="presets/recipes/bert_ner.py (generated sentences)",
+    ),
+    CatalogEntry(
+        "bert-tiny-squad", _EXTRACTIVE_QA, "bundled:bert-tiny-squad", tasks=("extractive-qa",),
+        finetunable_tasks=("extractive-qa",),
+        description="A small BERT (bundled, offline) that answers questions with a span of a short paragraph.",
+        license="apache-2.0", source="presets/recipes/bert_squad.py (generated paragraphs)",
     ),
 ]
 

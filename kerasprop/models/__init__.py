@@ -38,6 +38,9 @@ _LAZY = {
     "BertFillMask": "kerasprop.models.masked_lm",
     "DistilBertFillMask": "kerasprop.models.masked_lm",
     "RobertaFillMask": "kerasprop.models.masked_lm",
+    "TokenHeadTask": "kerasprop.models.token_heads",
+    "TokenClassifier": "kerasprop.models.token_classifier",
+    "ExtractiveQA": "kerasprop.models.extractive_qa",
 }
 
 __all__ = sorted(_LAZY)

@@ -49,6 +49,10 @@ _ENCODERS = ("bert", "roberta", "distilbert", "xlm-roberta", "xlm_roberta", "deb
 
 #: Most specific first: a checkpoint with a classification head is a classifier before it is an encoder.
 FAMILIES = [
+    Family("kerasprop.models.token_classifier:TokenClassifier", ("bert", "roberta", "distilbert"),
+           ("token-classification",), head="ForTokenClassification"),
+    Family("kerasprop.models.extractive_qa:ExtractiveQA", ("bert", "roberta", "distilbert"), ("extractive-qa",),
+           head="ForQuestionAnswering"),
     Family("kerasprop.models.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, _CLASSIFICATION_TASKS,
            head="ForSequenceClassification", nli=True),
     Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, _CLASSIFICATION_TASKS,

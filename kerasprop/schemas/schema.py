@@ -87,6 +87,8 @@ class FinetuneSchema:
     fields: tuple
     options: tuple = ()
     description: str = ""
+    #: Hook for cross-field rules; receives the parsed params and raises on bad ones.
+    check: Any = None
 
     def parse(self, params, task, variant=None):
         label = f"finetuning params of '{task}'" + (f" (variant '{variant}')" if variant else "")
@@ -111,6 +113,8 @@ class FinetuneSchema:
                     "every list in the params must have one entry per example."
                 )
             out[field.key] = value
+        if self.check is not None:
+            self.check(out)
         return out
 
     def json_schema(self):

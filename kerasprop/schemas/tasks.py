@@ -11,6 +11,7 @@ from kerasprop.schemas.schema import BATCH, ITEM, Field, FinetuneSchema, TaskSch
 from kerasprop.schemas.specs import (
     AnyOf,
     Boolean,
+    Choice,
     DictOf,
     Integer,
     ListOf,
@@ -32,6 +33,13 @@ LABEL_SCORES = DictOf(Number(minimum=0.0, maximum=1.0))
 VECTOR = ListOf(Number())
 TEXTS = ListOf(Text())
 STRINGS = ListOf(Text(allow_empty=True))
+OFFSET = Integer(minimum=0)
+ANSWER = Record(answer=Text(allow_empty=True), score=Number(minimum=0.0), start=OFFSET, end=OFFSET)
+ENTITY_GROUP = Record(entity_group=Text(), score=Number(minimum=0.0, maximum=1.0), word=Text(allow_empty=True),
+                      start=OFFSET, end=OFFSET)
+TOKEN_ENTITY = Record(entity=Text(), score=Number(minimum=0.0, maximum=1.0), index=OFFSET,
+                      word=Text(allow_empty=True), start=OFFSET, end=OFFSET)
+AGGREGATIONS = ("none", "simple", "first", "average", "max")
 
 
 def _labels_field(description):
@@ -86,6 +94,24 @@ def _check_generation(request):
             f"'num_generations' ({options['num_generations']}) must not exceed 'num_beams' ({options['num_beams']}): "
             "beam search returns at most its num_beams best beams."
         )
+
+
+def _check_tags(params):
+    for i, (words, tags) in enumerate(zip(params["tokens"], params["tags"])):
+        if len(words) != len(tags):
+            raise ValueError(f"tokens[{i}] has {len(words)} words but tags[{i}] has {len(tags)} tags: give one tag per word.")
+
+
+def _check_answers(params):
+    starts = params.get("answer_starts") or [None] * len(params["answers"])
+    for i, (context, answer, start) in enumerate(zip(params["contexts"], params["answers"], starts)):
+        if start is None and answer not in context:
+            raise ValueError(f"answers[{i}] {answer!r} does not occur in contexts[{i}]; give 'answer_starts'.")
+        if start is not None and context[start:start + len(answer)] != answer:
+            raise ValueError(
+                f"answers[{i}] {answer!r} is not at answer_starts[{i}]={start} of contexts[{i}] "
+                f"(found {context[start:start + len(answer)]!r})."
+            )
 
 
 def _text_to_text(description, max_input_length, max_output_length):
@@ -397,5 +423,59 @@ SCHEMAS = [
         output=LABEL_SCORES,
         output_description="label -> probability, most probable first",
         finetune=_text_pairs_params(),
+    ),
+    # The transformers task summary's span tasks (kerasprop.models.extractive_qa, token_classifier).
+    TaskSchema(
+        task="extractive-qa",
+        description="Finds the answer to a question as a span of the context, with its character offsets.",
+        fields=(
+            Field("question", Text(), BATCH, required=True, description="question or list of questions"),
+            Field("context", Text(), BATCH, required=True, description="context or list of contexts"),
+            Field("top_k", Integer(minimum=1), default=1, description="answers per question (more than 1: a list)"),
+            Field("max_answer_len", Integer(minimum=1), default=15, description="longest answer in tokens"),
+            Field("max_seq_len", Integer(minimum=8), default=384, description="tokens per window (question + context)"),
+            Field("doc_stride", Integer(minimum=0), default=128, description="tokens shared by consecutive windows"),
+            Field("handle_impossible_answer", Boolean(), default=False, description="allow the empty answer"),
+        ),
+        output=AnyOf(ANSWER, ListOf(ANSWER)),
+        output_description="{answer, score, start, end}; a list of them, best first, when top_k > 1",
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("questions", TEXTS, required=True),
+                    Field("contexts", TEXTS, required=True),
+                    Field("answers", TEXTS, required=True, description="answer text, a span of its context"),
+                    Field("answer_starts", ListOf(Integer(minimum=0)),
+                          description="character offset of each answer (default: its first occurrence)"),
+                ),
+                options=(Field("max_length", Integer(minimum=8), default=384),),
+                description="questions, contexts and answer spans (SQuAD style)",
+                check=_check_answers,
+            )
+        },
+    ),
+    TaskSchema(
+        task="token-classification",
+        description="Finds named entities (or any token labels) with their character offsets.",
+        fields=(
+            TEXT,
+            Field("aggregation", Choice(AGGREGATIONS), default="simple",
+                  description="how word pieces become entities: none, simple, first, average or max"),
+            Field("ignore_labels", ListOf(Text()), default=["O"], description="labels left out of the result"),
+        ),
+        output=ListOf(AnyOf(ENTITY_GROUP, TOKEN_ENTITY)),
+        output_description="entities in text order: {entity_group, score, word, start, end} "
+                           "({entity, score, index, word, start, end} per token with aggregation 'none')",
+        finetune={
+            None: FinetuneSchema(
+                fields=(
+                    Field("tokens", ListOf(ListOf(Text(), min_items=1)), required=True, description="words per example"),
+                    Field("tags", ListOf(ListOf(Text(), min_items=1)), required=True, description="tag per word"),
+                ),
+                options=(Field("max_length", Integer(minimum=8), default=128),),
+                description="words and their tags (e.g. B-PER, I-PER, O), one list per example",
+                check=_check_tags,
+            )
+        },
     ),
 ]

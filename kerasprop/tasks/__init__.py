@@ -228,6 +228,8 @@ class AudioClassification(Task):
 
     def __call__(self, audio, top_k=0, sampling_rate=None):
         return self.run(_given(audio=audio, top_k=top_k, sampling_rate=sampling_rate))
+
+
 class FillMask(Task):
     """Fills each `[MASK]` (or `<mask>`) in a text with the most probable tokens.
 
@@ -283,13 +285,50 @@ class TextPairClassification(Task):
         return self.run(_given(text=text, text_pair=text_pair, top_k=top_k))
 
 
+class ExtractiveQA(Task):
+    """Finds the answer to a question as a span of the context: `{"answer", "score", "start", "end"}`.
+
+    Long contexts are read in overlapping windows; `top_k` > 1 gives a list of answers.
+
+    Example:
+    >>> ExtractiveQA()("Where does Sally live?", "Sally lives in London.")  # doctest: +SKIP
+    {'answer': 'London', 'score': 0.9, 'start': 15, 'end': 21}
+    """
+
+    task = "extractive-qa"
+    default_model = "bert-tiny-squad"
+
+    def __call__(self, question, context, top_k=None, max_answer_len=None, max_seq_len=None, doc_stride=None,
+                 handle_impossible_answer=None):
+        return self.run(_given(question=question, context=context, top_k=top_k, max_answer_len=max_answer_len,
+                               max_seq_len=max_seq_len, doc_stride=doc_stride,
+                               handle_impossible_answer=handle_impossible_answer))
+
+
+class TokenClassification(Task):
+    """Finds named entities: `[{"entity_group", "score", "word", "start", "end"}, ...]` per text.
+
+    `aggregation` is "simple" (default), "first", "average", "max" or "none" (one entry per token).
+
+    Example:
+    >>> TokenClassification()("Alice works for Acme in Paris.")  # doctest: +SKIP
+    [{'entity_group': 'PER', 'score': 0.99, 'word': 'alice', 'start': 0, 'end': 5}, ...]
+    """
+
+    task = "token-classification"
+    default_model = "bert-tiny-ner"
+
+    def __call__(self, text, aggregation=None, ignore_labels=None):
+        return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels))
+
+
 #: Task string -> task class.
 TASK_CLASSES = {
     cls.task: cls
     for cls in (
         QA, TextClassification, Emotion, Summarisation, TextGeneration, TextVectorisation,
         ImageClassification, ImageVectorisation, ImageTextVectorisation, FillMask, Translation,
-        TextPairClassification, SpeechRecognition, AudioClassification,
+        TextPairClassification, SpeechRecognition, AudioClassification, ExtractiveQA, TokenClassification,
     )
 }
 
@@ -307,5 +346,6 @@ def task_class(task):
 __all__ = [
     "Task", "task_class", "TASK_CLASSES", "QA", "TextClassification", "Emotion", "Summarisation", "TextGeneration",
     "TextVectorisation", "ImageClassification", "ImageVectorisation", "ImageTextVectorisation", "FillMask",
-    "Translation", "TextPairClassification", "SpeechRecognition", "AudioClassification",
+    "Translation", "TextPairClassification", "SpeechRecognition", "AudioClassification", "ExtractiveQA",
+    "TokenClassification",
 ]

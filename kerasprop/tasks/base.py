@@ -75,10 +75,12 @@ class Task:
             offline = _catalog.find_entry(name)
             if offline is not None and offline.offline:
                 return name
-        raise RuntimeError(
-            f"No model for '{cls.task}' is available offline, and no model hub can be reached for the "
-            f"default '{cls.default_model}'. Pass a model, a saved model name or a preset folder."
-        )
+        if cls.default_model is None and not cls.offline_models:
+            reason = f"The task '{cls.task}' has no default model"
+        else:
+            reason = (f"No model for '{cls.task}' is available offline, and no model hub can be reached for the "
+                      f"default '{cls.default_model}'")
+        raise RuntimeError(f"{reason}. Pass a model, a saved model name or a preset folder.")
 
     def run(self, task_input):
         """Runs the model on a task-input dict (validated by the task schema)."""
