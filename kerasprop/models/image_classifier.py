@@ -10,6 +10,7 @@ from keras_hub.src.utils.preset_utils import TASK_CONFIG_FILE, check_config_clas
 from keras_hub.src.utils.preset_utils import get_preset_loader, load_json
 
 from kerasprop.models.deferred_init import deferred_initialisation
+from kerasprop.models.heads import resize_dense
 from kerasprop.models.image_inputs import center_fit, to_pixels
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.specs import describe
@@ -131,15 +132,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         self.labels = labels
 
     def _replace_head(self, num_classes):
-        dense = self.output_dense
-        input_dim = dense.kernel.shape[0]
-        for variable in list(dense.weights):
-            dense._untrack_variable(variable)
-        dense.units = num_classes
-        dense.built = False
-        dense._tracker.unlock()
-        dense.build((None, input_dim))
-        dense._tracker.lock()
+        resize_dense(self.output_dense, num_classes)
         self.num_classes = num_classes
         self.predict_function = self.train_function = self.test_function = None
 

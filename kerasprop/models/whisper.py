@@ -28,6 +28,7 @@ from keras_hub.src.models.whisper.whisper_tokenizer import WhisperTokenizer
 from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, tf
 
 import kerasprop.hub.converters.whisper  # noqa: F401  (registers the Hugging Face Whisper converter)
+from kerasprop.models.heads import resize_dense
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.audio import to_model_rate
 from kerasprop.schemas.specs import describe
@@ -386,18 +387,6 @@ class WhisperAudioClassifierPreprocessor(keras_hub.models.Preprocessor):
         return keras.utils.pack_x_y_sample_weight(self.audio_converter(x), y, sample_weight)
 
 
-def _resize_dense(dense, units):
-    """Gives a built `Dense` layer a new, randomly initialised kernel and bias of `units` outputs."""
-    input_dim = dense.kernel.shape[0]
-    for variable in list(dense.weights):
-        dense._untrack_variable(variable)
-    dense.units = units
-    dense.built = False
-    dense._tracker.unlock()
-    dense.build((None, input_dim))
-    dense._tracker.lock()
-
-
 @keras.saving.register_keras_serializable(package="kerasprop")
 class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
     """Audio classification on the Whisper encoder (Hugging Face's `WhisperForAudioClassification`).
@@ -511,7 +500,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
         if len(set(labels)) != len(labels):
             raise ValueError(f"Label names must be unique, got {labels}.")
         if len(labels) != len(self.labels):
-            _resize_dense(self.output_dense, len(labels))
+            resize_dense(self.output_dense, len(labels))
             self.predict_function = self.train_function = self.test_function = None
         self.labels = labels
 
