@@ -22,7 +22,7 @@ def _demo_image(shape="circle", colour=(220, 30, 30), size=96):
     return image
 
 
-def _demo_tone(start=300.0, end=1200.0, seconds=1.0, rate=16000):
+def _demo_tone(start=800.0, end=2000.0, seconds=1.0, rate=16000):
     """A sine sweeping from `start` to `end` Hz (16 kHz float32 samples)."""
     import numpy as np
 
@@ -113,7 +113,7 @@ def _print_entry(entry, out):
     if isinstance(output, dict) and "answer" in output:  # extractive QA
         out.write(f"  -> {output['answer']!r} (score {output['score']:.3f}, characters "
                   f"{output['start']}-{output['end']})\n")
-    elif isinstance(output, list) and output and isinstance(output[0], dict):  # named entities
+    elif isinstance(output, list) and output and isinstance(output[0], dict) and "entity_group" in output[0]:
         for entity in output:
             out.write(f"  -> {entity['entity_group']}: {entity['word']!r} ({entity['score']:.3f})\n")
     elif isinstance(output, dict):
@@ -121,7 +121,7 @@ def _print_entry(entry, out):
             out.write(f"  -> {score:.3f}  {label}\n")
     elif isinstance(output, list) and output and isinstance(output[0], float):
         out.write(f"  -> vector of {len(output)} floats: [{', '.join(f'{v:.3f}' for v in output[:6])}, ...]\n")
-    elif isinstance(output, list) and output and isinstance(output[0], dict):
+    elif isinstance(output, list) and output and isinstance(output[0], dict):  # fill-mask candidates
         for candidate in output:
             out.write(f"  -> {candidate['score']:.3f}  {candidate['sequence']}\n")
     else:
