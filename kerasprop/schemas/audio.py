@@ -10,23 +10,19 @@ WAV is read by the standard library's `wave` module (8/16/24/32-bit PCM), with
 OGG) must be converted first, e.g. `ffmpeg -i speech.mp3 -ar 16000 speech.wav`.
 """
 
-import base64
-import binascii
 import dataclasses
 import io
 import math
 import os
-import re
 import wave
 
 import numpy as np
 
+from kerasprop.schemas.encoded import read_encoded
 from kerasprop.schemas.specs import Integer, Spec, describe
 
 #: The sampling rate models receive.
 MODEL_SAMPLING_RATE = 16000
-_DATA_URL = re.compile(r"^data:[\w.+/-]*(;[\w=.+-]+)*;base64,", re.IGNORECASE)
-_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 _RATE = Integer(minimum=1)
 
 
@@ -98,30 +94,8 @@ def _from_dict(value, key):
 
 
 def _from_string(value, key):
-    if not value.strip():
-        raise ValueError(f"'{key}' must be an audio file path or base64 string, got an empty string.")
-    match = _DATA_URL.match(value)
-    if match:
-        return _from_base64(value[match.end():], key)
-    if len(value) < 1024 and os.path.exists(value):
-        if os.path.isdir(value):
-            raise ValueError(f"'{key}' names a folder, not an audio file: {value!r}.")
-        with open(value, "rb") as f:
-            return _from_wav_bytes(f.read(), key, f"the file {value!r}")
-    compact = "".join(value.split())
-    if len(compact) >= 16 and _BASE64.match(compact):
-        return _from_base64(compact, key)
-    raise ValueError(f"'{key}' is neither an existing audio file nor base64 audio data, got {describe(value)}.")
-
-
-def _from_base64(data, key):
-    data = "".join(data.split())
-    try:
-        altchars = b"-_" if ("-" in data or "_" in data) else None
-        raw = base64.b64decode(data + "=" * (-len(data) % 4), altchars=altchars, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"'{key}' holds base64 text that does not decode.") from None
-    return _from_wav_bytes(raw, key, "the base64 data")
+    raw, source = read_encoded(value, key, "audio")
+    return _from_wav_bytes(raw, key, source)
 
 
 def _from_wav_bytes(raw, key, what):

@@ -1,19 +1,15 @@
 """Image inputs: a file path, a `PIL.Image`, base64 (optionally a data URL), bytes or an array."""
 
-import base64
-import binascii
 import io
 import os
-import re
 
 import numpy as np
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
+from kerasprop.schemas.encoded import read_encoded
 from kerasprop.schemas.specs import Spec, describe
 
-_DATA_URL = re.compile(r"^data:[\w.+/-]*(;[\w=.+-]+)*;base64,", re.IGNORECASE)
-_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 
 
 def load_image(value, key="image"):
@@ -43,31 +39,8 @@ def load_image(value, key="image"):
 
 
 def _from_string(value, key):
-    if not value.strip():
-        raise ValueError(f"'{key}' must be an image path or base64 string, got an empty string.")
-    match = _DATA_URL.match(value)
-    if match:
-        return _from_base64(value[match.end():], key)
-    if len(value) < 1024 and os.path.exists(value):
-        if os.path.isdir(value):
-            raise ValueError(f"'{key}' names a folder, not an image file: {value!r}.")
-        with open(value, "rb") as f:
-            return _from_bytes(f.read(), key, f"the file {value!r}")
-    compact = "".join(value.split())
-    if len(compact) >= 16 and _BASE64.match(compact):
-        return _from_base64(compact, key)
-    raise ValueError(
-        f"'{key}' is neither an existing image file nor base64 image data, got {describe(value)}."
-    )
-
-
-def _from_base64(data, key):
-    data = "".join(data.split())
-    try:
-        raw = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_" if ("-" in data or "_" in data) else None, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"'{key}' holds base64 text that does not decode.") from None
-    return _from_bytes(raw, key, "the base64 data")
+    raw, source = read_encoded(value, key, "image")
+    return _from_bytes(raw, key, source)
 
 
 def _from_bytes(raw, key, what):
