@@ -8,7 +8,6 @@ folder are the reference.
 """
 
 import json
-import random
 import shutil
 
 import dill
@@ -26,10 +25,9 @@ from kerasprop.models import families
 from kerasprop.models.nli import DebertaV3NLIZeroShotClassifier, NLIZeroShotClassifier
 from kerasprop.models.text_classifier import DebertaV3SupervisedTextClassifier, SupervisedTextClassifier
 from kerasprop.schemas import get_schema
+from tiny_models import FILLER, KEYWORDS, keyword_dataset
 
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
-KEYWORDS = {"sports": ["ball", "goal", "team"], "food": ["pizza", "bread", "soup"]}
-FILLER = ["the", "a", "today", "we", "saw", "some", "very", "nice", "and", "then", "it", "was"]
 CORPUS = [
     "the cat sat on the mat", "this example is about sports", "a dog runs in the park",
     "politics and science news", "I love my new phone", "This example is tech.",
@@ -46,18 +44,6 @@ TINY = dict(
     norm_rel_ebd="layer_norm", share_att_key=True, position_biased_input=False, type_vocab_size=0,
     pad_token_id=0, initializer_range=0.2,  # wide enough that a wrong weight shows in the logits
 )
-
-
-def keyword_dataset(size, seed):
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(size):
-        label = rng.choice(sorted(KEYWORDS))
-        words = rng.sample(FILLER, 3) + rng.choices(KEYWORDS[label], k=3)
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(label)
-    return {"texts": texts, "labels": labels}
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """Supervised text classification: finetuning a tiny BERT, labels, save/load, Hugging Face heads."""
 
-import random
-
 import dill
 import keras
 import numpy as np
@@ -14,24 +12,10 @@ import kerasprop
 from kerasprop.models import BertSupervisedTextClassifier, SupervisedTextClassifier
 from kerasprop.models.text_classifier import label_mapping
 from kerasprop.schemas import get_schema
+from tiny_models import FILLER, KEYWORDS, keyword_dataset
 
-KEYWORDS = {"sports": ["ball", "goal", "team"], "food": ["pizza", "bread", "soup"]}
-FILLER = ["the", "a", "today", "we", "saw", "some", "very", "nice", "and", "then", "it", "was"]
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIALS + FILLER + [word for words in KEYWORDS.values() for word in words] + ["atom", "cell", "lab"]
-
-
-def keyword_dataset(size, seed):
-    """Texts of filler words and keywords of one class, which is the label."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(size):
-        label = rng.choice(sorted(KEYWORDS))
-        words = rng.sample(FILLER, 3) + rng.choices(KEYWORDS[label], k=3)
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(label)
-    return {"texts": texts, "labels": labels}
 
 
 @pytest.fixture(scope="module")

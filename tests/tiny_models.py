@@ -4,6 +4,8 @@ The real model families have their own tests; this one is the smallest honest
 `KerasTaskModel`: a 1-layer BERT text classifier over a 30-word vocabulary.
 """
 
+import random
+
 import keras
 import keras_hub
 import numpy as np
@@ -92,6 +94,23 @@ def tiny_gpt2_folder(folder):
     torch.manual_seed(0)
     transformers.GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
+
+
+KEYWORDS = {"sports": ["ball", "goal", "team"], "food": ["pizza", "bread", "soup"]}
+FILLER = ["the", "a", "today", "we", "saw", "some", "very", "nice", "and", "then", "it", "was"]
+
+
+def keyword_dataset(size, seed):
+    """Texts of filler words and keywords of one class, which is the label."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(size):
+        label = rng.choice(sorted(KEYWORDS))
+        words = rng.sample(FILLER, 3) + rng.choices(KEYWORDS[label], k=3)
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return {"texts": texts, "labels": labels}
 
 
 IMAGE_SIZE = 32
