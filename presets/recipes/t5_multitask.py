@@ -136,22 +136,27 @@ def build_and_train(folder):
     print(f"{len(batches)} batches per epoch, {stopwatch():.0f}s", flush=True)
 
     # Train on the pre-packed batches: each task keeps its own padded length.
+    train_from_scratch(backbone, batches, EPOCHS, LEARNING_RATE, SEED, stopwatch)
+    train_seconds = stopwatch()
+    model.save_to_preset(folder)
+    return train_seconds
+
+
+def train_from_scratch(backbone, batches, epochs, learning_rate, seed, stopwatch):
+    """Trains `backbone` on packed `(x, y, sample_weight)` batches: AdamW, 5% warm-up then cosine decay."""
     trainer = keras_hub.models.T5Seq2SeqLM(backbone=backbone, preprocessor=None)
-    steps = EPOCHS * len(batches)
+    steps = epochs * len(batches)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=steps - steps // 20, warmup_target=LEARNING_RATE, warmup_steps=steps // 20
+        0.0, decay_steps=steps - steps // 20, warmup_target=learning_rate, warmup_steps=steps // 20
     )
     trainer.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    order = np.random.default_rng(SEED)
-    for epoch in range(EPOCHS):
+    order = np.random.default_rng(seed)
+    for epoch in range(epochs):
         losses = [trainer.train_on_batch(*batches[i]) for i in order.permutation(len(batches))]
         print(f"epoch {epoch + 1}: loss {np.mean(losses):.3f}, {stopwatch():.0f}s", flush=True)
-    train_seconds = stopwatch()
-    model.save_to_preset(folder)
-    return train_seconds
 
 
 def evaluate(folder):

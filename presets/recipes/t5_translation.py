@@ -21,7 +21,7 @@ import keras_hub
 import numpy as np
 
 from presets.recipes import common
-from presets.recipes.t5_multitask import exact_match, packed_batches, train_tokenizer
+from presets.recipes.t5_multitask import exact_match, packed_batches, train_from_scratch, train_tokenizer
 
 NAME = "t5-tiny-translation"
 SEED = 20261122
@@ -94,17 +94,7 @@ def build_and_train(folder):
     batches = packed_batches(preprocessor, shuffled, BATCH_SIZE)
     print(f"{tokenizer.vocabulary_size()} pieces, {len(batches)} batches per epoch, {stopwatch():.0f}s", flush=True)
 
-    trainer = keras_hub.models.T5Seq2SeqLM(backbone=backbone, preprocessor=None)
-    steps = EPOCHS * len(batches)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=steps - steps // 20, warmup_target=LEARNING_RATE, warmup_steps=steps // 20
-    )
-    trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    rng = np.random.default_rng(SEED)
-    for epoch in range(EPOCHS):
-        losses = [trainer.train_on_batch(*batches[i]) for i in rng.permutation(len(batches))]
-        print(f"epoch {epoch + 1}: loss {np.mean(losses):.3f}, {stopwatch():.0f}s", flush=True)
+    train_from_scratch(backbone, batches, EPOCHS, LEARNING_RATE, SEED, stopwatch)
     train_seconds = stopwatch()
     model.save_to_preset(folder)
     return train_seconds
