@@ -6,7 +6,7 @@ vectors out, preprocessing included) against the transformers CLIP vision tower
 with projection on the same images (CLIPImageProcessor included), the two taking
 turns in every repeat.
 
-    KERAS_BACKEND=jax python benchmarks/w4_image_vectorisation.py [--images 64] [--repeats 3]
+    KERAS_BACKEND=jax python benchmarks/w4_image_vectorisation.py [--images 64] [--repeats 3] [--matmul-precision bfloat16]
 """
 
 import argparse
@@ -51,6 +51,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--matmul-precision", default="float32", choices=["float32", "bfloat16", "auto"],
+                        help="kerasprop's CLIP matmul_precision")
     args = parser.parse_args()
 
     import keras
@@ -64,7 +66,7 @@ def main():
         reference = CLIPModel.from_pretrained(folder).eval()
         processor = CLIPImageProcessor.from_pretrained(folder)
         start = time.perf_counter()
-        model = CLIP.from_preset(folder)
+        model = CLIP.from_preset(folder, matmul_precision=args.matmul_precision)
         print(f"kerasprop load: {time.perf_counter() - start:.2f} s")
 
     def run_reference():
@@ -76,7 +78,7 @@ def main():
     def run_kerasprop():
         return np.asarray(model({"image": images}, task="image-vectorisation"))
 
-    backend = keras.backend.backend()
+    backend = f"{keras.backend.backend()}, matmul_precision={args.matmul_precision}"
     start = time.perf_counter()
     run_kerasprop()
     print(f"kerasprop ({backend}) first call, compilation included: {time.perf_counter() - start:.2f} s")

@@ -10,6 +10,7 @@ from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
 from kerasprop.models.image_inputs import fit_images
+from kerasprop.models.inference import compiled_forward, resolve_matmul_precision
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -96,6 +97,13 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     similarities). The three vectorisation tasks are finetunable, with the
     variants "triplet" and "cosine_similarity" (`kerasprop.models.vector_finetuning`).
 
+    Args:
+        backbone: a keras-hub `CLIPBackbone`.
+        preprocessor: a `CLIPImageTextPreprocessor` or `None`.
+        matmul_precision: "float32" (the default), "bfloat16" or "auto": the
+            precision of the towers' matrix products at inference (see
+            `SentenceEmbedder` and `kerasprop.models.inference`).
+
     Example:
     >>> from PIL import Image
     >>> model = CLIP.from_preset("hf://openai/clip-vit-base-patch32")  # doctest: +SKIP
@@ -112,7 +120,8 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     #: Images and texts per forward pass.
     batch_size = 32
 
-    def __init__(self, backbone, preprocessor=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, matmul_precision="float32", **kwargs):
+        resolve_matmul_precision(matmul_precision)
         self.backbone = backbone
         self.preprocessor = preprocessor
         inputs = {
@@ -126,6 +135,12 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # Either input may come alone (see `call`).
         self.input_spec = None
+        self.matmul_precision = matmul_precision
+
+    def get_config(self):
+        config = super().get_config()
+        config["matmul_precision"] = self.matmul_precision
+        return config
 
     def call(self, inputs, training=None):
         """The embeddings of the inputs given: `images`, `token_ids` or both."""
@@ -160,14 +175,22 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     def embed_images(self, images):
         """Projected embeddings (numpy, `(n, projection_dim)`) of RGB `PIL.Image`s."""
         converter = self.preprocessor.image_converter
-        return self._run(self.image_tower, fit_images(images, converter.image_size, converter.interpolation))
+        return self._run(self._image_forward, fit_images(images, converter.image_size, converter.interpolation))
 
     def embed_texts(self, texts):
         """Projected embeddings (numpy, `(n, projection_dim)`) of strings."""
-        return self._run(self.text_tower, self.preprocessor.pack_texts(texts))
+        return self._run(self._text_forward, self.preprocessor.pack_texts(texts))
 
-    def _run(self, tower, inputs):
-        chunks = [tower.predict_on_batch(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
+    @functools.cached_property
+    def _image_forward(self):
+        return compiled_forward(self.image_tower, self.matmul_precision)
+
+    @functools.cached_property
+    def _text_forward(self):
+        return compiled_forward(self.text_tower, self.matmul_precision)
+
+    def _run(self, forward, inputs):
+        chunks = [forward(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
         return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype("float32")
 
     def predict_image_vectorisation(self, request):

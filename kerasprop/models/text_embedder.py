@@ -29,6 +29,7 @@ from keras_hub.src.utils.transformers.preset_loader import TransformersPresetLoa
 from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
 from kerasprop.models.deferred_init import deferred_initialisation
+from kerasprop.models.inference import compiled_forward, resolve_matmul_precision
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -165,6 +166,11 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         normalize: whether vectors are L2-normalised.
         hypothesis_template: zero-shot hypothesis; `{label}` is replaced by the label.
         temperature: zero-shot softmax temperature over cosine similarities.
+        matmul_precision: "float32" (the default), "bfloat16" (matrix products
+            on bfloat16 operands with float32 accumulation, JAX only: about
+            1.5x faster on CPUs with bfloat16 dot instructions, vectors within
+            cosine 0.9999 of float32 on the bundled model) or "auto" (bfloat16
+            where the CPU has those instructions); inference only.
 
     Example:
     >>> from kerasprop.models import AutoModel
@@ -193,6 +199,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         normalize=True,
         hypothesis_template="This example is {label}.",
         temperature=0.05,
+        matmul_precision="float32",
         **kwargs,
     ):
         if pooling_mode not in POOLING_MODES:
@@ -200,6 +207,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         _check_template(hypothesis_template)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
             raise ValueError(f"'temperature' must be a positive number, got {describe(temperature)}.")
+        resolve_matmul_precision(matmul_precision)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -232,6 +240,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         self.normalize = normalize
         self.hypothesis_template = hypothesis_template
         self.temperature = float(temperature)
+        self.matmul_precision = matmul_precision
         self._forward = None
 
     def get_config(self):
@@ -244,6 +253,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
             normalize=self.normalize,
             hypothesis_template=self.hypothesis_template,
             temperature=self.temperature,
+            matmul_precision=self.matmul_precision,
         )
         return config
 
@@ -302,7 +312,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
     def _compiled_forward(self):
         """`features -> vectors`, compiled once per input shape (the backend seam)."""
         if self._forward is None:
-            self._forward = _compile_forward(self)
+            self._forward = compiled_forward(self, self.matmul_precision)
         return self._forward
 
     def predict_text_vectorisation(self, request):
@@ -361,40 +371,6 @@ def _check_template(template):
         template.format(label="x")
     except (IndexError, KeyError, ValueError) as error:
         raise ValueError(f"'hypothesis_template' {template!r} is not a valid format string: {error}.") from None
-
-
-def _compile_forward(model):
-    """A `features -> vectors` function for inference, compiled once per input shape.
-
-    JAX: `jax.jit` of the stateless call, fed the current variable values;
-    TensorFlow: a `tf.function`; torch: the eager model under `no_grad`.
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        @jax.jit
-        def forward(trainable, non_trainable, features):
-            return model.stateless_call(trainable, non_trainable, features)[0]
-
-        return lambda features: forward(
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-            features,
-        )
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(lambda features: model(features, training=False))
-    if backend == "torch":
-        import torch
-
-        def forward(features):
-            with torch.no_grad():
-                return model({k: ops.convert_to_tensor(v) for k, v in features.items()}, training=False)
-
-        return forward
-    return lambda features: model(features, training=False)
 
 
 # --- loading ---------------------------------------------------------------------------

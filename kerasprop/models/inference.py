@@ -1,0 +1,179 @@
+"""Compiled inference forward passes, with bfloat16 matrix products where the CPU has them.
+
+`compiled_forward(model)` turns a Keras model into a `features -> outputs`
+function compiled once per input shape. With `matmul_precision="bfloat16"`
+(on JAX) every float32 matrix product of the model runs on bfloat16 operands
+with float32 accumulation, everything else (embeddings, layer norms, softmax,
+residuals) stays float32. CPUs with bfloat16 dot instructions (AVX512-BF16,
+AMX) multiply such matrices about twice as fast as float32 ones; the vectors
+of the bundled all-MiniLM-L6-v2 stay within cosine 0.99997 of float32. The
+default is float32: results then agree across backends to float32 rounding.
+"""
+
+import functools
+
+import keras
+
+MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+@functools.cache
+def cpu_has_bfloat16_dot():
+    """Whether this CPU has native bfloat16 dot-product instructions (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_matmul_precision(precision):
+    """The precision matrix products run at: "float32" or "bfloat16".
+
+    "auto" is "bfloat16" on the JAX backend running on a CPU with bfloat16 dot
+    instructions, "float32" everywhere else. "bfloat16" on another backend
+    computes float32 (the rewrite below is JAX's).
+    """
+    if precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"'matmul_precision' must be one of {MATMUL_PRECISIONS}, got {precision!r}.")
+    if keras.backend.backend() != "jax" or precision == "float32":
+        return "float32"
+    if precision == "bfloat16":
+        return "bfloat16"
+    import jax
+
+    return "bfloat16" if jax.default_backend() == "cpu" and cpu_has_bfloat16_dot() else "float32"
+
+
+def compiled_forward(model, matmul_precision="float32"):
+    """A `features -> outputs` function for inference, compiled once per input shape.
+
+    JAX: `jax.jit` of the stateless call, fed the current variable values
+    (see `BFloat16Matmuls` for `matmul_precision`); TensorFlow: a
+    `tf.function`; torch: the eager model under `no_grad`.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return _jax_forward(model, resolve_matmul_precision(matmul_precision))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda features: model(features, training=False))
+    if backend == "torch":
+        import torch
+
+        def forward(features):
+            with torch.no_grad():
+                return model(keras.tree.map_structure(keras.ops.convert_to_tensor, features), training=False)
+
+        return forward
+    return lambda features: model(features, training=False)
+
+
+def _jax_forward(model, precision):
+    import jax
+
+    split = len(model.trainable_variables)
+
+    def forward(weights, features):
+        return model.stateless_call(weights[:split], weights[split:], features)[0]
+
+    run = BFloat16Matmuls(forward) if precision == "bfloat16" else jax.jit(forward)
+    return lambda features: run([v.value for v in model.trainable_variables + model.non_trainable_variables], features)
+
+
+class BFloat16Matmuls:
+    """`fn(weights, *args)` compiled with its float32 matrix products in bfloat16.
+
+    The function is traced to a jaxpr and evaluated again with each float32
+    `dot_general` given bfloat16 operands and a float32 result (float32
+    accumulation: the CPU's fast path; a bfloat16 result is slower than
+    float32). `weights` is a list of arrays: bfloat16 copies of its matrices
+    are made once and reused until an array in the list is replaced (after
+    training, say), so no weight is converted inside the compiled function.
+
+    Example:
+    >>> import jax.numpy as jnp
+    >>> product = BFloat16Matmuls(lambda weights, x: x @ weights[0])
+    >>> product([jnp.eye(2)], jnp.array([[1.0, 2.0]])).tolist()
+    [[1.0, 2.0]]
+    """
+
+    def __init__(self, fn):
+        import jax
+
+        self.fn = fn
+        self._compiled = jax.jit(self._evaluate)
+        self._source = None
+        self._copies = None
+
+    def __call__(self, weights, *args):
+        if self._source is None or any(a is not b for a, b in zip(weights, self._source, strict=True)):
+            self._copies = [_bfloat16_copy(w) for w in weights]
+            self._source = list(weights)
+        return self._compiled(weights, self._copies, *args)
+
+    def _evaluate(self, weights, copies, *args):
+        import jax
+
+        closed, shapes = jax.make_jaxpr(self.fn, return_shape=True)(weights, *args)
+        leaves = jax.tree_util.tree_leaves((weights, args))
+        # The bfloat16 copy of each leaf, if any: weights come first in the flattened inputs.
+        low = list(copies) + [None] * (len(leaves) - len(copies))
+        outputs = _evaluate_jaxpr(closed.jaxpr, closed.consts, leaves, low)
+        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), outputs)
+
+
+def _bfloat16_copy(array):
+    import jax.numpy as jnp
+
+    if array.dtype == jnp.float32 and array.ndim >= 2:
+        return array.astype(jnp.bfloat16)
+    return None
+
+
+#: Primitives whose body is a closed jaxpr under this parameter; it is evaluated inline.
+_CALL_PRIMITIVES = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "custom_jvp_call": "call_jaxpr"}
+
+
+def _evaluate_jaxpr(jaxpr, consts, args, low):
+    """Evaluates `jaxpr` with float32 `dot_general`s on bfloat16 operands (`low`: known bfloat16 copies)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.extend import core
+
+    values, copies = {}, {}
+
+    def read(var):
+        return var.val if isinstance(var, core.Literal) else values[var]
+
+    for var, value in zip(jaxpr.constvars, consts):
+        values[var] = value
+    for var, value, copy in zip(jaxpr.invars, args, low, strict=True):
+        values[var] = value
+        if copy is not None:
+            copies[var] = copy
+    for eqn in jaxpr.eqns:
+        inputs = [read(var) for var in eqn.invars]
+        name = eqn.primitive.name
+        if name == "dot_general" and all(x.dtype == jnp.float32 for x in inputs):
+            lhs, rhs = (
+                copies[var] if var in copies else x.astype(jnp.bfloat16) for var, x in zip(eqn.invars, inputs)
+            )
+            outputs = [
+                jax.lax.dot_general(
+                    lhs, rhs, eqn.params["dimension_numbers"], preferred_element_type=jnp.float32
+                )
+            ]
+        elif name in _CALL_PRIMITIVES:
+            body = eqn.params[_CALL_PRIMITIVES[name]]
+            inner_low = [copies.get(var) if not isinstance(var, core.Literal) else None for var in eqn.invars]
+            outputs = _evaluate_jaxpr(body.jaxpr, body.consts, inputs, inner_low)
+        else:
+            outputs = eqn.primitive.bind(*inputs, **eqn.params)
+            if not eqn.primitive.multiple_results:
+                outputs = [outputs]
+        for var, value in zip(eqn.outvars, outputs):
+            values[var] = value
+    return [read(var) for var in jaxpr.outvars]
