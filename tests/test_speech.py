@@ -21,8 +21,12 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|de|>", 
 LABELS = {0: "low", 1: "mid", 2: "high"}
 
 
-def tiny_whisper_folder(folder, classifier=False):
-    """A tiny random Whisper checkpoint in Hugging Face format; returns the transformers model."""
+def tiny_whisper_folder(folder, classifier=False, timestamps=False):
+    """A tiny random Whisper checkpoint in Hugging Face format; returns the transformers model and tokenizer.
+
+    With `timestamps`, the vocabulary ends with the timestamp tokens `<|0.00|>` ... `<|1.00|>` (ordinary
+    added tokens, as in OpenAI's checkpoints).
+    """
     import torch
     import transformers
     from transformers.convert_slow_tokenizer import bytes_to_unicode
@@ -38,6 +42,8 @@ def tiny_whisper_folder(folder, classifier=False):
     tokenizer = transformers.WhisperTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
                                               unk_token=end, bos_token=end, eos_token=end, pad_token=end)
     tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[1:]})
+    if timestamps:
+        tokenizer.add_tokens([transformers.AddedToken(f"<|{i * 0.02:.2f}|>", special=False) for i in range(51)])
     tokenizer.save_pretrained(folder)
     ids = tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS)
     config = transformers.WhisperConfig(

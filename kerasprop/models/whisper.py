@@ -110,8 +110,10 @@ class WhisperSpeechRecognizerPreprocessor(AudioToTextPreprocessor):
 
     Every decoder sequence starts with Whisper's prompt:
     `<|startoftranscript|>` then, for multilingual checkpoints, the language
-    token and `<|transcribe|>`, then `<|notimestamps|>`. For training, `call`
-    takes `{"audio": (batch, samples), "text": (batch,)}` and returns
+    token and the task token (`<|transcribe|>` or `<|translate|>`), then
+    `<|notimestamps|>` unless timestamps are asked for. `language` and `task`
+    are the defaults of `decoder_prompt`. For training, `call` takes
+    `{"audio": (batch, samples), "text": (batch,)}` and returns
     `(x, y, sample_weight)` with the prompt excluded from the loss.
 
     Example:
@@ -123,24 +125,50 @@ class WhisperSpeechRecognizerPreprocessor(AudioToTextPreprocessor):
     tokenizer_cls = WhisperTokenizer
     audio_converter_cls = WhisperAudioConverter
 
-    def __init__(self, audio_converter, tokenizer, decoder_sequence_length=None, language="en", **kwargs):
+    def __init__(self, audio_converter, tokenizer, decoder_sequence_length=None, language="en", task="transcribe",
+                 **kwargs):
         super().__init__(tokenizer=tokenizer, **kwargs)
         self.audio_converter = audio_converter
         self.decoder_sequence_length = decoder_sequence_length
         self.language = language
+        self.task = task
         self.decoder_packer = None
 
     @property
-    def prompt_ids(self):
-        """The decoder prompt's token ids."""
+    def is_multilingual(self):
+        return bool(self.tokenizer.language_tokens)
+
+    def decoder_prompt(self, language=None, task=None, timestamps=False):
+        """The decoder prompt's token ids for `language` and `task` (the preprocessor's own when `None`)."""
         tokenizer = self.tokenizer
-        ids = [tokenizer.bos_token_id]
-        if tokenizer.language_tokens:
-            language = f"<|{self.language}|>"
-            if language not in tokenizer.language_tokens:
-                raise ValueError(f"This Whisper checkpoint has no language {self.language!r}.")
-            ids += [tokenizer.language_tokens[language], tokenizer.transcribe_token_id]
-        return ids + [tokenizer.no_timestamps_token_id]
+        if not self.is_multilingual:
+            given = [f"{key}={value!r}" for key, value in (("language", language), ("task", task)) if value]
+            if given:
+                raise ValueError(f"This Whisper checkpoint is English-only: it takes no {' or '.join(given)}.")
+            ids = [tokenizer.bos_token_id]
+        else:
+            ids = [tokenizer.bos_token_id, self.language_token_id(language or self.language),
+                   self.task_token_id(task or self.task)]
+        return ids if timestamps else ids + [tokenizer.no_timestamps_token_id]
+
+    @property
+    def prompt_ids(self):
+        """The decoder prompt's token ids with the preprocessor's language and task, without timestamps."""
+        return self.decoder_prompt()
+
+    def language_token_id(self, language):
+        """The id of `language`'s token: a code (`"de"`) or the token itself (`"<|de|>"`)."""
+        token = language if language.startswith("<|") else f"<|{language.lower()}|>"
+        if token not in self.tokenizer.language_tokens:
+            known = ", ".join(sorted(t[2:-2] for t in self.tokenizer.language_tokens))
+            raise ValueError(f"This Whisper checkpoint has no language {language!r}; it knows {known}.")
+        return self.tokenizer.language_tokens[token]
+
+    def task_token_id(self, task):
+        ids = {"transcribe": self.tokenizer.transcribe_token_id, "translate": self.tokenizer.translate_token_id}
+        if task not in ids:
+            raise ValueError(f"Whisper's task must be 'transcribe' or 'translate', got {task!r}.")
+        return ids[task]
 
     def build(self, input_shape):
         self.decoder_packer = StartEndPacker(
@@ -180,7 +208,7 @@ class WhisperSpeechRecognizerPreprocessor(AudioToTextPreprocessor):
 
     def get_config(self):
         config = super().get_config()
-        config.update(decoder_sequence_length=self.decoder_sequence_length, language=self.language)
+        config.update(decoder_sequence_length=self.decoder_sequence_length, language=self.language, task=self.task)
         return config
 
 
@@ -190,10 +218,16 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
 
     Serves "speech-recognition": `model({"audio": "speech.wav"})` returns the
     transcript; audio longer than the encoder's window is transcribed in
-    overlapping windows. `generate_step` decodes with a cache through the
-    compiled sampler (`compile(sampler=...)`, greedy by default). Loads
-    Hugging Face Whisper checkpoints (`hf://openai/whisper-tiny.en` or a local
-    folder), kerasprop presets and the catalog's Whisper names.
+    overlapping windows. `return_timestamps=True` adds the transcript's
+    segments with their times, `language` and `task` pick a multilingual
+    checkpoint's prompt. `generate_step` decodes with a cache through the
+    compiled sampler (`compile(sampler=...)`, greedy by default) and applies
+    Whisper's logits processors as transformers does: `suppress_tokens` at
+    every step, `begin_suppress_tokens` at the first generated token, and the
+    timestamp rules when the prompt lacks `<|notimestamps|>`. Loads Hugging
+    Face Whisper checkpoints (`hf://openai/whisper-tiny.en` or a local folder,
+    with their `generation_config.json`), kerasprop presets and the catalog's
+    Whisper names.
 
     Example:
     >>> model = WhisperSpeechRecognizer.from_preset("whisper-tiny-en")  # doctest: +SKIP
@@ -207,7 +241,8 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
     default_description = "Whisper speech recognition."
     finetunable_tasks = ("speech-recognition",)
 
-    def __init__(self, backbone, preprocessor=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, suppress_tokens=(), begin_suppress_tokens=(),
+                 max_initial_timestamp_index=None, **kwargs):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -218,6 +253,33 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
         hidden_states = backbone(inputs)["decoder_sequence_output"]
         outputs = backbone.token_embedding(hidden_states, reverse=True)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # === Config ===
+        self.suppress_tokens = [int(t) for t in suppress_tokens]
+        self.begin_suppress_tokens = [int(t) for t in begin_suppress_tokens]
+        self.max_initial_timestamp_index = max_initial_timestamp_index
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Loads a kerasprop preset, the catalog's names, or a Hugging Face `WhisperForConditionalGeneration`
+        with the suppression settings, language and task of its `generation_config.json`."""
+        from kerasprop.hub.catalog import resolve_handle
+        from kerasprop.hub.converters.classification_heads import transformers_config
+        from kerasprop.hub.converters.whisper import load_generation_config
+
+        handle = resolve_handle(preset)
+        hf_config = transformers_config(handle)
+        if hf_config is None:
+            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        settings = load_generation_config(handle, hf_config)
+        language_token_id, task_token_id = settings.pop("language_token_id"), settings.pop("task_token_id")
+        model = super().from_preset(preset, load_weights=load_weights, **{**settings, **kwargs})
+        tokenizer = model.preprocessor.tokenizer
+        languages = {i: token[2:-2] for token, i in (tokenizer.language_tokens or {}).items()}
+        if language_token_id in languages:
+            model.preprocessor.language = languages[language_token_id]
+        if task_token_id == tokenizer.translate_token_id:
+            model.preprocessor.task = "translate"
+        return model
 
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto", sampler="greedy", **kwargs):
         """keras-hub's `Seq2SeqLM.compile`, with greedy decoding (Whisper's default) as the sampler."""
@@ -273,7 +335,7 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
         _, hidden_states, self_attention_cache, cross_attention_cache = self.call_decoder_with_cache(
             encoder_hidden_states, decoder_token_ids, self_attention_cache, 0, cross_attention_cache, 0
         )
-        index = ops.min(ops.sum(ops.cast(decoder_padding_mask, "int32"), axis=-1))
+        begin = ops.min(ops.sum(ops.cast(decoder_padding_mask, "int32"), axis=-1))
 
         def next(prompt, cache, index):
             self_cache, cross_cache, encoder_states = cache
@@ -281,13 +343,14 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
             logits, hidden, self_cache, _ = self.call_decoder_with_cache(
                 encoder_states, token, self_cache, index - 1, cross_cache
             )
-            return logits[:, 0, :], hidden[:, 0, :], (self_cache, cross_cache, encoder_states)
+            logits = self.process_logits(logits[:, 0, :], prompt, index, begin)
+            return logits, hidden[:, 0, :], (self_cache, cross_cache, encoder_states)
 
         decoder_token_ids = self.sampler(
             next=next,
             prompt=decoder_token_ids,
             cache=(self_attention_cache, cross_attention_cache, encoder_hidden_states),
-            index=index,
+            index=begin,
             mask=decoder_padding_mask,
             stop_token_ids=stop_token_ids,
             hidden_states=hidden_states,
@@ -299,14 +362,81 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
         after_end = ops.cumsum(ends, axis=-1) - ends
         return {"decoder_token_ids": decoder_token_ids, "decoder_padding_mask": ops.equal(after_end, 0)}
 
+    def process_logits(self, logits, prompt, index, begin):
+        """Whisper's logits processors on the `(batch, vocabulary)` logits of position `index`.
+
+        As `WhisperForConditionalGeneration.generate` applies them, in its
+        order: `begin_suppress_tokens` at the first generated position
+        (`begin`), `suppress_tokens` always, then, in rows whose prompt does not
+        end with `<|notimestamps|>`, transformers' `WhisperTimeStampLogitsProcessor`.
+        """
+        vocabulary_size = logits.shape[-1]
+        banned = np.zeros(vocabulary_size, dtype="bool")
+        banned[[t for t in self.suppress_tokens if t < vocabulary_size]] = True
+        at_begin = np.zeros(vocabulary_size, dtype="bool")
+        at_begin[[t for t in self.begin_suppress_tokens if t < vocabulary_size]] = True
+        banned = ops.logical_or(banned, ops.logical_and(ops.equal(index, begin), at_begin))
+        logits = ops.where(banned[None, :], float("-inf"), logits)
+        if self.preprocessor is None or self.timestamp_begin >= vocabulary_size:
+            return logits
+        timestamps = ops.not_equal(ops.take(prompt, begin - 1, axis=1), self.preprocessor.tokenizer.no_timestamps_token_id)
+        return ops.where(timestamps[:, None], self._timestamp_rules(logits, prompt, index, begin), logits)
+
+    @property
+    def timestamp_begin(self):
+        """The id of `<|0.00|>`; the timestamp tokens follow it every `time_precision` seconds."""
+        return self.preprocessor.tokenizer.no_timestamps_token_id + 1
+
+    @property
+    def time_precision(self):
+        """Seconds between consecutive timestamp tokens (0.02 for OpenAI's checkpoints)."""
+        converter = self.preprocessor.audio_converter
+        return converter.num_samples / converter.sampling_rate / (self.backbone.max_encoder_sequence_length // 2)
+
+    def _timestamp_rules(self, logits, prompt, index, begin):
+        """transformers' `WhisperTimeStampLogitsProcessor`, for all rows at once."""
+        first = self.timestamp_begin
+        ids = ops.arange(logits.shape[-1], dtype="int32")[None, :]
+        is_timestamp = ids >= first
+        generated = index - begin
+        last = ops.take(prompt, ops.maximum(index - 1, 0), axis=1)
+        penultimate = ops.take(prompt, ops.maximum(index - 2, 0), axis=1)
+        last_is_timestamp = ops.logical_and(generated >= 1, last >= first)
+        penultimate_is_timestamp = ops.logical_or(generated < 2, penultimate >= first)
+        closes_pair = ops.logical_and(last_is_timestamp, ops.logical_not(penultimate_is_timestamp))
+        # Timestamps come in pairs (a closing one may end the text) and never go back.
+        positions = ops.arange(ops.shape(prompt)[1], dtype="int32")[None, :]
+        in_output = ops.logical_and(positions >= begin, positions < index)
+        latest = ops.max(ops.where(ops.logical_and(in_output, prompt >= first), prompt, -1), axis=1)
+        lowest = ops.where(latest >= first, ops.where(closes_pair, latest, latest + 1), first)
+        banned = ops.equal(ids, self.preprocessor.tokenizer.no_timestamps_token_id)
+        banned = ops.logical_or(banned, ops.logical_and(
+            ops.logical_and(last_is_timestamp, penultimate_is_timestamp)[:, None], is_timestamp))
+        banned = ops.logical_or(banned, ops.logical_and(
+            closes_pair[:, None], ids < self.preprocessor.tokenizer.eos_token_id))
+        banned = ops.logical_or(banned, ops.logical_and(is_timestamp, ids < lowest[:, None]))
+        # The output starts with a timestamp, at most `max_initial_timestamp_index` steps in.
+        initial = ops.logical_not(is_timestamp)
+        if self.max_initial_timestamp_index is not None:
+            initial = ops.logical_or(initial, ids > first + self.max_initial_timestamp_index)
+        banned = ops.logical_or(banned, ops.logical_and(ops.equal(generated, 0), initial))
+        logits = ops.where(banned, float("-inf"), logits)
+        # A timestamp wins when all of them together are likelier than the likeliest other token.
+        log_probabilities = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        timestamp_log_probability = _log_sum_exp(ops.where(is_timestamp, log_probabilities, float("-inf")))
+        text_log_probability = ops.max(ops.where(is_timestamp, float("-inf"), log_probabilities), axis=-1)
+        prefer_timestamp = ops.greater(timestamp_log_probability, text_log_probability)[:, None]
+        return ops.where(ops.logical_and(prefer_timestamp, ops.logical_not(is_timestamp)), float("-inf"), logits)
+
     # === The backprop task ===
 
-    def window_token_ids(self, windows, max_length=None):
-        """Generated text token ids of each audio window (16 kHz arrays no longer than the encoder's window)."""
+    def generated_token_ids(self, windows, prompt=None, max_length=None):
+        """The token ids generated after `prompt` (the preprocessor's by default) up to the end token, for each
+        audio window (16 kHz arrays no longer than the encoder's window)."""
         preprocessor = self.preprocessor
         if not preprocessor.built:
             preprocessor.build(None)
-        prompt = preprocessor.prompt_ids
+        prompt = preprocessor.prompt_ids if prompt is None else list(prompt)
         max_length = max_length or preprocessor.decoder_sequence_length
         if self.generate_function is None:
             self.make_generate_function()
@@ -329,24 +459,79 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
             ids = keras.ops.convert_to_numpy(y["decoder_token_ids"])
             mask = keras.ops.convert_to_numpy(y["decoder_padding_mask"])
             for row in range(len(batch)):
-                outputs.append(preprocessor.text_token_ids(ids[row, len(prompt) :][mask[row, len(prompt) :]]))
+                generated = ids[row, len(prompt) :][mask[row, len(prompt) :]]
+                outputs.append([int(t) for t in generated if t != eos])
         return outputs
 
-    def transcribe(self, audio):
-        """Transcripts of 16 kHz float arrays of any length."""
-        size = self.preprocessor.audio_converter.num_samples
-        overlap = int(size * CHUNK_OVERLAP)
+    def window_token_ids(self, windows, max_length=None):
+        """Generated text token ids of each audio window (no prompt, special or timestamp tokens)."""
+        generated = self.generated_token_ids(windows, max_length=max_length)
+        return [self.preprocessor.text_token_ids(ids) for ids in generated]
+
+    def detokenize(self, token_ids):
+        """The text of `token_ids` (a Python `str`)."""
+        if not token_ids:
+            return ""
+        text = self.preprocessor.tokenizer.detokenize(list(token_ids))
+        return text if isinstance(text, str) else keras.ops.convert_to_numpy(text).item().decode("utf-8")
+
+    def timestamp_chunks(self, token_ids, offset=0.0):
+        """The segments `[{"text", "timestamp": [start, end]}]` of one window's generated ids, times in seconds
+        shifted by `offset`, read as transformers' ASR pipeline reads them (an unclosed last segment ends at None)."""
+        first = self.timestamp_begin
+        special = set(self.preprocessor.tokenizer.special_token_ids) - set(range(first, self.backbone.vocabulary_size))
+        special |= set((self.preprocessor.tokenizer.language_tokens or {}).values())
+        chunks, start, text_ids = [], None, []
+        for token in token_ids:
+            if token in special:
+                continue
+            if token < first:
+                text_ids.append(token)
+                continue
+            time = round((token - first) * self.time_precision + offset, 2)
+            if start is None:
+                start = time
+            elif time != start:
+                chunks.append({"text": self.detokenize(text_ids), "timestamp": [start, time]})
+                start, text_ids = None, []
+        if text_ids:
+            chunks.append({"text": self.detokenize(text_ids), "timestamp": [start, None]})
+        return chunks
+
+    def transcribe(self, audio, language=None, task=None, return_timestamps=False):
+        """Transcripts of 16 kHz float arrays of any length; with `return_timestamps`, dicts of the transcript
+        (`"text"`) and its segments (`"chunks"`, see `timestamp_chunks`)."""
+        converter = self.preprocessor.audio_converter
+        size, overlap = converter.num_samples, int(converter.num_samples * CHUNK_OVERLAP)
+        if return_timestamps and self.timestamp_begin >= self.backbone.vocabulary_size:
+            raise ValueError("This Whisper checkpoint has no timestamp tokens: it cannot return timestamps.")
+        prompt = self.preprocessor.decoder_prompt(language, task, timestamps=return_timestamps)
         windows = [audio_windows(samples, size, overlap) for samples in audio]
-        token_ids = iter(self.window_token_ids([w for clip in windows for w in clip]))
-        texts = []
+        generated = iter(self.generated_token_ids([w for clip in windows for w in clip], prompt))
+        outputs = []
         for clip in windows:
-            ids = merge_overlapping([next(token_ids) for _ in clip])
-            text = self.preprocessor.tokenizer.detokenize(ids) if ids else ""
-            texts.append(keras.ops.convert_to_numpy(text).item().decode("utf-8") if not isinstance(text, str) else text)
-        return [text.strip() for text in texts]
+            sequences = [next(generated) for _ in clip]
+            if not return_timestamps:
+                text_ids = merge_overlapping([self.preprocessor.text_token_ids(ids) for ids in sequences])
+                outputs.append(self.detokenize(text_ids).strip())
+                continue
+            chunks = []
+            for i, ids in enumerate(sequences):
+                # Each window keeps the segments centred in its share of the overlaps.
+                start = i * (size - overlap) / converter.sampling_rate
+                low = start + overlap / 2 / converter.sampling_rate if i else float("-inf")
+                high = start + (size - overlap / 2) / converter.sampling_rate if i < len(sequences) - 1 else float("inf")
+                for chunk in self.timestamp_chunks(ids, offset=start):
+                    times = [t for t in chunk["timestamp"] if t is not None]
+                    if not times or low <= sum(times) / len(times) < high:
+                        chunks.append(chunk)
+            outputs.append({"text": "".join(chunk["text"] for chunk in chunks).strip(), "chunks": chunks})
+        return outputs
 
     def predict_speech_recognition(self, request):
-        return self.transcribe(request.inputs["audio"])
+        options = request.options
+        return self.transcribe(request.inputs["audio"], language=options["language"], task=options["task"],
+                               return_timestamps=options["return_timestamps"])
 
     # === Finetuning ===
 
@@ -369,6 +554,19 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
         for i, samples in enumerate(audio):
             batch[i, : len(samples)] = samples
         return {"audio": batch, "text": np.array(params["text"])}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(suppress_tokens=self.suppress_tokens, begin_suppress_tokens=self.begin_suppress_tokens,
+                      max_initial_timestamp_index=self.max_initial_timestamp_index)
+        return config
+
+
+def _log_sum_exp(x):
+    """`log(sum(exp(x)))` over the last axis; `-inf` (not NaN) where all of `x` is `-inf`."""
+    peak = ops.max(x, axis=-1, keepdims=True)
+    peak = ops.where(ops.isfinite(peak), peak, 0.0)
+    return ops.log(ops.sum(ops.exp(x - peak), axis=-1)) + peak[..., 0]
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")

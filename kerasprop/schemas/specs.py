@@ -125,6 +125,20 @@ class Boolean(Spec):
         return {"type": "boolean"}
 
 
+class Null(Spec):
+    """`None` (JSON null), e.g. the end of a segment that has none; use it inside `AnyOf`."""
+
+    expected = "null"
+
+    def check(self, key, value):
+        if value is not None:
+            raise self.type_error(key, value)
+        return None
+
+    def json_schema(self):
+        return {"type": "null"}
+
+
 class Choice(Spec):
     """One of a fixed set of strings."""
 

@@ -15,6 +15,7 @@ from kerasprop.schemas.specs import (
     DictOf,
     Integer,
     ListOf,
+    Null,
     Number,
     Record,
     Text,
@@ -39,6 +40,11 @@ ENTITY_GROUP = Record(entity_group=Text(), score=Number(minimum=0.0, maximum=1.0
                       start=OFFSET, end=OFFSET)
 TOKEN_ENTITY = Record(entity=Text(), score=Number(minimum=0.0, maximum=1.0), index=OFFSET,
                       word=Text(allow_empty=True), start=OFFSET, end=OFFSET)
+SECONDS = AnyOf(Number(minimum=0.0), Null())
+SPEECH_SEGMENTS = Record(
+    text=Text(allow_empty=True),
+    chunks=ListOf(Record(text=Text(allow_empty=True), timestamp=TupleOf(SECONDS, SECONDS))),
+)
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 
 
@@ -331,9 +337,17 @@ SCHEMAS = [
     TaskSchema(
         task="speech-recognition",
         description="Transcribes speech; audio longer than the model's window is transcribed in overlapping windows.",
-        fields=(AUDIO, SAMPLING_RATE),
-        output=Text(allow_empty=True),
-        output_description="the transcript",
+        fields=(
+            AUDIO,
+            SAMPLING_RATE,
+            Field("return_timestamps", Boolean(), default=False,
+                  description="also return the transcript's segments with their start and end (seconds)"),
+            Field("language", Text(), description="language code of the speech, e.g. 'de' (multilingual models)"),
+            Field("task", Choice(("transcribe", "translate")),
+                  description="transcribe, or translate into English (multilingual models)"),
+        ),
+        output=AnyOf(Text(allow_empty=True), SPEECH_SEGMENTS),
+        output_description="the transcript; with return_timestamps, {text, chunks: [{text, timestamp: [start, end]}]}",
         check=resample_request,
         finetune={
             None: FinetuneSchema(

@@ -3,7 +3,9 @@
 Reads `WhisperForConditionalGeneration` and `WhisperForAudioClassification`
 folders and `hf://` handles: the backbone, the byte-level BPE tokenizer with
 Whisper's special and language tokens, and the log-mel feature settings
-(`preprocessor_config.json`). An audio-classification checkpoint has no
+(`preprocessor_config.json`), and what Whisper's `generate` reads from
+`generation_config.json` (`load_generation_config`). An audio-classification
+checkpoint has no
 decoder; the backbone's decoder then keeps its random initialisation (the
 classifier never runs it).
 """
@@ -160,6 +162,28 @@ def load_audio_converter_config(preset, transformers_config):
         "stride": stride,
         "sampling_rate": sampling_rate,
         "max_audio_length": frames * stride // sampling_rate,
+    }
+
+
+def load_generation_config(preset, transformers_config):
+    """What `WhisperForConditionalGeneration.generate` reads from `generation_config.json` (else `config.json`).
+
+    Returns the token suppression settings (`suppress_tokens`,
+    `begin_suppress_tokens`, `max_initial_timestamp_index`) and the language
+    and task token ids that `forced_decoder_ids` puts after
+    `<|startoftranscript|>` (`None` where it leaves them open).
+    """
+    if check_file_exists(preset, "generation_config.json"):
+        generation = load_json(preset, "generation_config.json")
+    else:
+        generation = transformers_config
+    forced = dict(generation.get("forced_decoder_ids") or transformers_config.get("forced_decoder_ids") or ())
+    return {
+        "suppress_tokens": [int(t) for t in generation.get("suppress_tokens") or ()],
+        "begin_suppress_tokens": [int(t) for t in generation.get("begin_suppress_tokens") or ()],
+        "max_initial_timestamp_index": generation.get("max_initial_timestamp_index"),
+        "language_token_id": forced.get(1),
+        "task_token_id": forced.get(2),
     }
 
 
