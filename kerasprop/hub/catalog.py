@@ -98,6 +98,7 @@ _NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
 _CLIP = "kerasprop.models.clip:CLIP"
 _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
 _WHISPER = "kerasprop.models.whisper:WhisperSpeechRecognizer"
+_MOONSHINE = "kerasprop.models.moonshine:MoonshineSpeechRecognizer"
 _WHISPER_CLASSIFIER = "kerasprop.models.whisper:WhisperAudioClassifier"
 _FILL_MASK = "kerasprop.models.masked_lm:FillMask"
 _TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
@@ -245,6 +246,11 @@ ENTRIES = [
             ("whisper-small", "whisper-small", ("multilingual",), "OpenAI Whisper small (244M), 99 languages."),
         )
     ],
+    CatalogEntry(
+        "moonshine-tiny", _MOONSHINE, "hf://UsefulSensors/moonshine-tiny", tasks=("speech-recognition",),
+        finetunable_tasks=("speech-recognition",), description="Useful Sensors Moonshine tiny (27M), English.",
+        license="mit", source="Hugging Face UsefulSensors/moonshine-tiny (Moonshine converter)",
+    ),
     # Bundled presets (presets/<name>, built by presets/recipes): every task's default offline.
     CatalogEntry(
         "t5-tiny-multitask", _T5, "bundled:t5-tiny-multitask", tasks=GENERATIVE_TASKS,

@@ -34,6 +34,7 @@ _LAZY = {
     "BartMultiTask": "kerasprop.models.bart",
     "WhisperSpeechRecognizer": "kerasprop.models.whisper",
     "WhisperAudioClassifier": "kerasprop.models.whisper",
+    "MoonshineSpeechRecognizer": "kerasprop.models.moonshine",
     "FillMask": "kerasprop.models.masked_lm",
     "BertFillMask": "kerasprop.models.masked_lm",
     "DistilBertFillMask": "kerasprop.models.masked_lm",

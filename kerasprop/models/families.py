@@ -70,6 +70,7 @@ FAMILIES = [
            ("resnet", "efficientnet", "mobilenet", "vgg", "densenet", "cspnet"), ("image-classification",)),
     Family("kerasprop.models.whisper:WhisperSpeechRecognizer", ("whisper",), ("speech-recognition",)),
     Family("kerasprop.models.whisper:WhisperAudioClassifier", ("whisper",), ("audio-classification",)),
+    Family("kerasprop.models.moonshine:MoonshineSpeechRecognizer", ("moonshine",), ("speech-recognition",)),
 ]
 
 

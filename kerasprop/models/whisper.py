@@ -30,13 +30,9 @@ from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, 
 import kerasprop.hub.converters.whisper  # noqa: F401  (registers the Hugging Face Whisper converter)
 from kerasprop.models.heads import resize_dense
 from kerasprop.models.task_model import KerasTaskModel
+from kerasprop.models.speech import CHUNK_OVERLAP, MAX_BATCH_SIZE, audio_windows, merge_overlapping, padded_batch
 from kerasprop.schemas.audio import to_model_rate
 from kerasprop.schemas.specs import describe
-
-#: Windows (chunks of audio) per forward pass.
-MAX_BATCH_SIZE = 16
-#: Consecutive windows of long audio overlap by this fraction of a window.
-CHUNK_OVERLAP = 1 / 6
 
 
 def encode(backbone, features):
@@ -48,55 +44,6 @@ def encode(backbone, features):
     for layer in backbone.encoder_transformer_layers:
         x = layer(x)
     return backbone.encoder_layer_norm(x)
-
-
-def audio_windows(samples, size, overlap=0):
-    """Cuts `samples` into windows of `size` (the last may be shorter) starting every `size - overlap`.
-
-    Example:
-    >>> [len(w) for w in audio_windows(np.zeros(25), 10, overlap=2)]
-    [10, 10, 9]
-    """
-    step = size - overlap
-    starts = range(0, max(len(samples) - overlap, 1), step)
-    return [samples[start : start + size] for start in starts]
-
-
-def merge_overlapping(sequences):
-    """Joins token sequences of overlapping windows where they agree best.
-
-    For each next sequence, the overlap length that aligns the most tokens
-    (more than one) with the end of the text so far wins; the first half of
-    the overlap comes from the left window and the rest from the right one,
-    each being more reliable away from its cut. Without such an alignment the
-    sequences are concatenated.
-
-    Example:
-    >>> merge_overlapping([[1, 2, 3, 4, 5], [4, 5, 6, 7]])
-    [1, 2, 3, 4, 5, 6, 7]
-    """
-    merged = list(sequences[0]) if sequences else []
-    for sequence in sequences[1:]:
-        sequence = list(sequence)
-        best_score, best_overlap = 0.0, 0
-        for overlap in range(1, min(len(merged), len(sequence)) + 1):
-            matches = sum(a == b for a, b in zip(merged[-overlap:], sequence[:overlap]))
-            score = matches / overlap + overlap * 1e-4
-            if matches > 1 and score > best_score:
-                best_score, best_overlap = score, overlap
-        keep = best_overlap // 2
-        merged = merged[: len(merged) - best_overlap + keep] + sequence[keep:]
-    return merged
-
-
-def _padded_batch(windows, num_samples):
-    """Windows zero-padded to `num_samples`, the batch padded to a power of two (repeating the last)."""
-    size = 1 << (len(windows) - 1).bit_length()
-    batch = np.zeros((size, num_samples), dtype="float32")
-    for i in range(size):
-        window = windows[min(i, len(windows) - 1)][:num_samples]
-        batch[i, : len(window)] = window
-    return batch
 
 
 def _features(audio_converter, batch):
@@ -444,7 +391,7 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
         outputs = []
         for start in range(0, len(windows), MAX_BATCH_SIZE):
             batch = windows[start : start + MAX_BATCH_SIZE]
-            audio = _padded_batch(batch, preprocessor.audio_converter.num_samples)
+            audio = padded_batch(batch, preprocessor.audio_converter.num_samples)
             # Not Whisper's pad id: it is also the end id, which would stop the sampler before it starts.
             token_ids = np.zeros((len(audio), max_length), dtype="int32")
             token_ids[:, : len(prompt)] = prompt
@@ -668,7 +615,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
         logits = []
         for start in range(0, len(flat), MAX_BATCH_SIZE):
             batch = flat[start : start + MAX_BATCH_SIZE]
-            features = _features(converter, _padded_batch(batch, converter.num_samples))
+            features = _features(converter, padded_batch(batch, converter.num_samples))
             outputs = keras.Model.predict_on_batch(self, features)
             logits.append(keras.ops.convert_to_numpy(outputs)[: len(batch)])
         logits = np.concatenate(logits).astype("float64")

@@ -20,6 +20,7 @@ BUILTIN_CONVERTERS = (
     "kerasprop.hub.converters.clip",
     "kerasprop.hub.converters.deberta_v3",
     "kerasprop.hub.converters.whisper",
+    "kerasprop.hub.converters.moonshine",
     "kerasprop.hub.converters.bert",
     "kerasprop.hub.converters.bart",
 )
