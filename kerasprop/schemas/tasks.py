@@ -371,6 +371,18 @@ SCHEMAS = [
             "a list of such lists (one per mask) when a text has several masks"
         ),
         check=_check_fill_mask,
+        finetune={
+            None: FinetuneSchema(
+                fields=(Field("texts", TEXTS, required=True, description="texts to learn from, no masks needed"),),
+                options=(
+                    Field("max_length", Integer(minimum=3), default=128, description="tokens kept per text"),
+                    Field("mask_rate", Number(exclusive_minimum=0.0, maximum=1.0), default=0.15,
+                          description="share of each text's tokens the loss covers"),
+                ),
+                description="plain texts, masked as BERT masks them: of the chosen tokens, 80% become the mask "
+                            "token, 10% a random token and 10% stay",
+            )
+        },
     ),
     TaskSchema(
         task="translation",
