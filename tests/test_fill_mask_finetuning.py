@@ -77,8 +77,8 @@ def test_masking_follows_berts_recipe(bert):
 
 def test_finetuning_raises_held_out_probabilities_and_survives_save_and_load(bert, tmp_path):
     before = right_token_probabilities(bert, HELD_OUT)
-    history = kerasprop.FillMask(bert).finetune({"texts": TRAINING * 32}, validation_split=0.0, epochs=10,
-                                                batch_size=16, optimizer=keras.optimizers.Adam(5e-3), verbose=0)
+    history = kerasprop.FillMask(bert).finetune({"texts": TRAINING * 32}, validation_split=0.0, epochs=12,
+                                                batch_size=32, optimizer=keras.optimizers.Adam(5e-3), verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     after = right_token_probabilities(bert, HELD_OUT)
     assert after.mean() > before.mean() + 0.2 and after.mean() > 3 * before.mean(), (before, after)
