@@ -202,12 +202,14 @@ ENTRIES = [
     ),
     CatalogEntry(
         "bert-base-uncased", _FILL_MASK, "hf://google-bert/bert-base-uncased", tasks=("fill-mask",),
+        finetunable_tasks=("fill-mask",),
         description="Google's BERT base uncased (110M) with its masked-LM head.",
         aliases={"fill-mask": ("english", "english-base")}, license="apache-2.0",
         source="Hugging Face google-bert/bert-base-uncased (bert converter + masked-LM head)",
     ),
     CatalogEntry(
         "roberta-base", _FILL_MASK, "hf://FacebookAI/roberta-base", tasks=("fill-mask",),
+        finetunable_tasks=("fill-mask",),
         description="RoBERTa base (125M) with its masked-LM head.", aliases={"fill-mask": ("roberta",)},
         license="mit", source="Hugging Face FacebookAI/roberta-base (roberta converter + masked-LM head)",
     ),
@@ -298,6 +300,7 @@ ENTRIES = [
     ),
     CatalogEntry(
         "bert-tiny-fill-mask", _FILL_MASK, "bundled:bert-tiny-fill-mask", tasks=("fill-mask",),
+        finetunable_tasks=("fill-mask",),
         description="A small BERT (bundled, offline) that fills in facts about countries and coloured shapes.",
         license="apache-2.0", source="presets/recipes/bert_fill_mask.py (generated sentences)",
     ),

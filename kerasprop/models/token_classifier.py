@@ -6,6 +6,10 @@ start, end), `"simple"` (adjacent tokens of one entity type grouped, B-/I- tags
 respected), and the word-level `"first"`, `"average"`, `"max"` (a word's pieces
 agree on one label, then words are grouped). `start`/`end` are character offsets
 into the text; labels in `ignore_labels` (default `["O"]`) are left out.
+
+A text longer than the sequence length is truncated, unless `stride` is given: then
+it is read in overlapping windows of the sequence length, consecutive windows sharing
+`stride` tokens, and the entities of all windows are merged as the pipeline merges them.
 """
 
 import keras
@@ -49,15 +53,32 @@ class TokenClassifier(TokenHeadTask):
 
     def predict_token_classification(self, request):
         aggregation, ignore = request.options["aggregation"], set(request.options["ignore_labels"])
-        texts = request.inputs["text"]
-        encodings = self.encode(texts)
+        texts, stride = request.inputs["text"], request.options["stride"]
+        if stride is not None:
+            self.check_stride(stride)
+        windows = self.encode(texts, stride=stride)
+        windows = windows if stride is not None else [[encoding] for encoding in windows]
+        logits = iter(self.token_logits([window for per_text in windows for window in per_text]))
         outputs = []
-        for text, encoding, logits in zip(texts, encodings, self.token_logits(encodings)):
-            scores = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            scores /= scores.sum(axis=-1, keepdims=True)
-            entities = self.aggregate(self.tokens(text, encoding, scores), aggregation)
-            outputs.append([e for e in entities if e.get("entity", e.get("entity_group")) not in ignore])
+        for text, per_text in zip(texts, windows):
+            entities = []
+            for encoding in per_text:
+                window_logits = next(logits)
+                scores = np.exp(window_logits - window_logits.max(axis=-1, keepdims=True))
+                scores /= scores.sum(axis=-1, keepdims=True)
+                found = self.aggregate(self.tokens(text, encoding, scores), aggregation)
+                entities += [e for e in found if e.get("entity", e.get("entity_group")) not in ignore]
+            outputs.append(merge_overlapping(entities) if len(per_text) > 1 else entities)
         return outputs
+
+    def check_stride(self, stride):
+        """Raises a `ValueError` unless windows of the sequence length can share `stride` tokens."""
+        room = self.sequence_length - self.fast_tokenizer.num_special_tokens_to_add(False)
+        if stride >= room:
+            raise ValueError(
+                f"'stride' must be less than the {room} text tokens of a window (the sequence length "
+                f"{self.sequence_length} less the special tokens), got {stride}."
+            )
 
     def tokens(self, text, encoding, scores):
         """One dict per non-special token: word piece, scores, character span, index, whether it continues a word."""
@@ -193,6 +214,23 @@ class TokenClassifier(TokenHeadTask):
         config = super().get_config()
         config.update(class_names=list(self.class_names))
         return config
+
+
+def merge_overlapping(entities):
+    """The entities of a text read in overlapping windows, one per stretch of text.
+
+    As in the transformers pipeline: in order of their start, an entity that starts
+    inside the one kept before it replaces that one when it is longer, or as long
+    and more probable.
+    """
+    merged = []
+    for entity in sorted(entities, key=lambda e: e["start"]):
+        kept = merged[-1] if merged else None
+        if kept is None or not kept["start"] <= entity["start"] < kept["end"]:
+            merged.append(entity)
+        elif (entity["end"] - entity["start"], entity["score"]) > (kept["end"] - kept["start"], kept["score"]):
+            merged[-1] = entity
+    return merged
 
 
 def _continuation(tag, index):

@@ -126,19 +126,21 @@ class TokenHeadTask(KerasTaskModel, keras_hub.models.Task):
             self._fast_tokenizer = fast_tokenizer(self.preprocessor.tokenizer)
         return self._fast_tokenizer
 
-    def encode(self, texts, pairs=None, stride=0, max_length=None):
-        """Offset-aware encodings, truncated to `max_length` (the sequence length by default).
+    def encode(self, texts, pairs=None, stride=None, max_length=None):
+        """Offset-aware encodings of at most `max_length` tokens (the sequence length by default).
 
-        With `pairs` the second text of each pair is truncated and, with `stride`,
-        split into overlapping windows: a list of encodings per input.
+        A text is truncated; with `stride` it is split into overlapping windows instead,
+        consecutive windows sharing `stride` tokens, and each input gives a list of
+        encodings. With `pairs` the second text of each pair is the one truncated or
+        split, and each input always gives a list (of one window when `stride` is `None`).
         """
         fast = self.fast_tokenizer
         fast.no_padding()
-        fast.enable_truncation(max_length or self.sequence_length, stride=stride,
+        fast.enable_truncation(max_length or self.sequence_length, stride=stride or 0,
                                strategy="only_second" if pairs is not None else "longest_first")
-        if pairs is None:
-            return fast.encode_batch(list(texts))
-        encodings = fast.encode_batch(list(zip(texts, pairs)))
+        encodings = fast.encode_batch(list(texts) if pairs is None else list(zip(texts, pairs)))
+        if pairs is None and stride is None:
+            return encodings
         return [[encoding] + list(encoding.overflowing) for encoding in encodings]
 
     def pack(self, encodings, width):

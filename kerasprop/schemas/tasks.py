@@ -108,6 +108,14 @@ def _check_tags(params):
             raise ValueError(f"tokens[{i}] has {len(words)} words but tags[{i}] has {len(tags)} tags: give one tag per word.")
 
 
+def _check_stride(request):
+    if request.options["stride"] is not None and request.options["aggregation"] == "none":
+        raise ValueError(
+            "'stride' reads a text in overlapping windows, whose entities are merged: it needs an 'aggregation' "
+            "other than 'none' (simple, first, average or max)."
+        )
+
+
 def _check_answers(params):
     starts = params.get("answer_starts") or [None] * len(params["answers"])
     for i, (context, answer, start) in enumerate(zip(params["contexts"], params["answers"], starts)):
@@ -377,6 +385,18 @@ SCHEMAS = [
             "a list of such lists (one per mask) when a text has several masks"
         ),
         check=_check_fill_mask,
+        finetune={
+            None: FinetuneSchema(
+                fields=(Field("texts", TEXTS, required=True, description="texts to learn from, no masks needed"),),
+                options=(
+                    Field("max_length", Integer(minimum=3), default=128, description="tokens kept per text"),
+                    Field("mask_rate", Number(exclusive_minimum=0.0, maximum=1.0), default=0.15,
+                          description="share of each text's tokens the loss covers"),
+                ),
+                description="plain texts, masked as BERT masks them: of the chosen tokens, 80% become the mask "
+                            "token, 10% a random token and 10% stay",
+            )
+        },
     ),
     TaskSchema(
         task="translation",
@@ -476,10 +496,14 @@ SCHEMAS = [
             Field("aggregation", Choice(AGGREGATIONS), default="simple",
                   description="how word pieces become entities: none, simple, first, average or max"),
             Field("ignore_labels", ListOf(Text()), default=["O"], description="labels left out of the result"),
+            Field("stride", Integer(minimum=0),
+                  description="read texts longer than the model's sequence length in overlapping windows sharing "
+                              "this many tokens (default: truncate); needs an aggregation other than none"),
         ),
         output=ListOf(AnyOf(ENTITY_GROUP, TOKEN_ENTITY)),
         output_description="entities in text order: {entity_group, score, word, start, end} "
                            "({entity, score, index, word, start, end} per token with aggregation 'none')",
+        check=_check_stride,
         finetune={
             None: FinetuneSchema(
                 fields=(

@@ -309,6 +309,8 @@ class TokenClassification(Task):
     """Finds named entities: `[{"entity_group", "score", "word", "start", "end"}, ...]` per text.
 
     `aggregation` is "simple" (default), "first", "average", "max" or "none" (one entry per token).
+    A text longer than the model's sequence length is truncated, or with `stride` read in
+    overlapping windows sharing `stride` tokens.
 
     Example:
     >>> TokenClassification()("Alice works for Acme in Paris.")  # doctest: +SKIP
@@ -318,8 +320,8 @@ class TokenClassification(Task):
     task = "token-classification"
     default_model = "bert-tiny-ner"
 
-    def __call__(self, text, aggregation=None, ignore_labels=None):
-        return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels))
+    def __call__(self, text, aggregation=None, ignore_labels=None, stride=None):
+        return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels, stride=stride))
 
 
 #: Task string -> task class.

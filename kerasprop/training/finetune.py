@@ -27,11 +27,12 @@ LABEL_KEYS = {
 
 
 def default_optimizer(task):
-    """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification and span tasks,
-    AdamW 1e-5 for vectors, SGD 0.1 for image classification."""
+    """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification, span tasks and
+    fill-mask, AdamW 1e-5 for vectors, SGD 0.1 for image classification."""
     if task in ("qa", "summarisation", "emotion", "text-generation", "translation"):
         return keras.optimizers.Adafactor(learning_rate=1e-3, relative_step=False)
-    if task in ("text-classification", "text-pair-classification", "token-classification", "extractive-qa"):
+    if task in ("text-classification", "text-pair-classification", "token-classification", "extractive-qa",
+                "fill-mask"):
         return keras.optimizers.AdamW(learning_rate=2e-5)
     if task == "image-classification":
         return keras.optimizers.SGD(learning_rate=0.1)
