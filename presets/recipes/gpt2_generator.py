@@ -1,14 +1,17 @@
-"""Builds `presets/gpt2-tiny-pydocs`: a small GPT-2 trained on the Python documentation.
+"""Builds `presets/gpt2-tiny-pydocs`: a small GPT-2 trained on the Python documentation and quotations.
 
 The corpus is the English prose of the Python 3.11 documentation as Debian's
 `python3.11-doc` package ships it (reStructuredText sources; PSF License 2.0),
-with code blocks, directives and markup removed. A byte-level BPE vocabulary
-is trained on it with `tokenizers`, and the model is trained from scratch.
-One document in ten is held out; the card reports the perplexity there.
+with code blocks, directives and markup removed, plus the quotations of
+Debian's `fortunes` package (fortune-mod; BSD licence), which bring everyday
+English. A byte-level BPE vocabulary is trained on it with `tokenizers`, and
+the model is trained from scratch. One document (or quotation) in ten is held
+out; the card reports the perplexity there.
 
-Run from the repository root (about 25 minutes on 2 idle CPU cores):
+Run from the repository root (34 minutes on 2 CPU cores shared with another
+training run; less on idle ones):
 
-    apt-get install python3.11-doc
+    apt-get install python3.11-doc fortunes
     KERAS_BACKEND=jax PYTHONPATH=. python -m presets.recipes.gpt2_generator
 
 `--evaluate-only` re-measures a built preset and rewrites its card and
@@ -31,11 +34,15 @@ NAME = "gpt2-tiny-pydocs"
 SEED = 20261121
 CORPUS_DIR = pathlib.Path("/usr/share/doc/python3.11/html/_sources")
 CORPUS_PACKAGE = "Debian package python3.11-doc (the Python 3.11 documentation, PSF License 2.0)"
+FORTUNES_DIR = pathlib.Path("/usr/share/games/fortunes")
+FORTUNES_PACKAGE = "Debian package fortunes (the fortune-mod collection of quotations, BSD licence)"
+#: Fortune files left out: pictures drawn in characters, not prose.
+FORTUNES_SKIPPED = ("ascii-art",)
 VOCABULARY_SIZE = 4096
-BACKBONE = dict(num_layers=4, num_heads=4, hidden_dim=128, intermediate_dim=512, dropout=0.0, max_sequence_length=256)
+BACKBONE = dict(num_layers=4, num_heads=4, hidden_dim=128, intermediate_dim=512, dropout=0.1, max_sequence_length=256)
 SEQUENCE_LENGTH = 128
 BATCH_SIZE = 32
-TRAIN_STEPS = 800
+TRAIN_STEPS = 2000
 LEARNING_RATE = 2e-3
 HELDOUT_SEQUENCES = 64
 #: Held-out windows recorded in expected.json for tests/test_presets.py.
@@ -47,8 +54,12 @@ PROMPTS = (
     "This module provides",
     "In the following example,",
     "Exceptions are",
+    "A good friend is",
+    "The secret of a happy life",
 )
 MAX_NEW_TOKENS = 24
+#: Greedy decoding of a model this small loops; backprop's repetition penalty keeps it readable.
+REPETITION_PENALTY = 1.3
 
 _ROLE = re.compile(r":[\w:+-]+:`~?!?([^`<]*?)(?:\s*<[^>]*>)?`")
 _LINK = re.compile(r"`([^`<]+?)\s*<[^>]*>`_+")
@@ -93,11 +104,29 @@ def prose(rst):
 
 
 def documents(heldout):
-    """Paragraph lists of the training (or held-out) documents, in a fixed order."""
-    if not CORPUS_DIR.is_dir():
-        raise SystemExit(f"{CORPUS_DIR} is missing: run `apt-get install python3.11-doc` first.")
+    """Paragraph lists of the training (or held-out) documents, in a fixed order: the Python
+    documentation's files, then one document per fortunes file (its quotations as paragraphs)."""
+    for folder, package in ((CORPUS_DIR, "python3.11-doc"), (FORTUNES_DIR, "fortunes")):
+        if not folder.is_dir():
+            raise SystemExit(f"{folder} is missing: run `apt-get install {package}` first.")
     paths = sorted(p for p in CORPUS_DIR.rglob("*.rst.txt") if is_heldout(p.relative_to(CORPUS_DIR)) == heldout)
-    return [prose(p.read_text(errors="replace")) for p in paths]
+    docs = [prose(p.read_text(errors="replace")) for p in paths]
+    for path in sorted(FORTUNES_DIR.iterdir()):
+        if path.suffix or path.name in FORTUNES_SKIPPED or not path.is_file():
+            continue  # .dat indexes, .u8 links
+        quotes = quotations(path.read_text(errors="replace"))
+        docs.append([q for i, q in enumerate(quotes) if is_heldout(f"{path.name}:{i}") == heldout])
+    return docs
+
+
+def quotations(text):
+    """The quotations of a fortune file (entries between `%` lines) as one-line paragraphs of prose."""
+    kept = []
+    for entry in re.split(r"^%$", text, flags=re.MULTILINE):
+        words = entry.split()
+        if len(words) >= 5 and sum(w.strip(".,;:!?\"'()-").isalpha() for w in words) > 0.7 * len(words):
+            kept.append(" ".join(words))
+    return kept
 
 
 def train_tokenizer(texts):
@@ -187,7 +216,8 @@ def evaluate(folder):
     from kerasprop.models.gpt2 import GPT2TextGenerator
 
     model = GPT2TextGenerator.from_preset(str(folder))
-    task_input = {"text": list(PROMPTS), "max_length": MAX_NEW_TOKENS, "temperature": 0.0}
+    settings = {"max_length": MAX_NEW_TOKENS, "temperature": 0.0, "repetition_penalty": REPETITION_PENALTY}
+    task_input = {"text": list(PROMPTS), **settings}
     outputs = model(task_input, task="text-generation")
     sequences = heldout_windows(model.preprocessor.tokenizer)
     records = {
@@ -195,7 +225,7 @@ def evaluate(folder):
         # Shipped so the test re-measures without the Debian corpus.
         "heldout_windows": sequences[:TEST_WINDOWS].tolist(),
         "text-generation": [
-            {"input": {"text": p, "max_length": MAX_NEW_TOKENS, "temperature": 0.0}, "output": o}
+            {"input": {"text": p, **settings}, "output": o}
             for p, o in zip(PROMPTS, outputs)
         ],
     }
@@ -207,9 +237,10 @@ def write_card(folder, model, records, train_seconds):
     quality = records["quality"]
     common.write_card(
         folder,
-        f"{NAME}: a small GPT-2 trained on the Python documentation (bundled, offline)",
+        f"{NAME}: a small GPT-2 trained on the Python documentation and quotations (bundled, offline)",
         "The offline default for `TextGeneration`. It continues English text in the style of technical "
-        "documentation; it is small and knows little, so expect fluent-looking but often vague text.",
+        "documentation or of a quotation; it is small and knows little, so expect fluent-looking but often "
+        "vague text.",
         [
             ("Tasks", "- `text-generation` (greedy with `temperature=0.0`, or sampling)"),
             ("Architecture and size",
@@ -222,18 +253,21 @@ def write_card(folder, model, records, train_seconds):
              f"{CORPUS_PACKAGE}: the prose of its reStructuredText sources in `{CORPUS_DIR}`, with code "
              "blocks, directives, tables and markup removed. The Python documentation is © Python Software "
              "Foundation, under the PSF License Agreement version 2 (documentation examples also under the "
-             "Zero-Clause BSD licence). One document in ten (by a hash of its path) is held out."),
+             "Zero-Clause BSD licence). "
+             f"{FORTUNES_PACKAGE}: the quotations of every file in `{FORTUNES_DIR}` but "
+             f"{', '.join(FORTUNES_SKIPPED)}, one paragraph each. One document in ten (by a hash of its path) "
+             "and one quotation in ten (by a hash of file and index) are held out."),
             ("How it was built",
-             f"`apt-get install python3.11-doc`, then `{common.command_line(__spec__.name)}`\n\nSeed {SEED}; {TRAIN_STEPS} steps "
+             f"`apt-get install python3.11-doc fortunes`, then `{common.command_line(__spec__.name)}`\n\nSeed {SEED}; {TRAIN_STEPS} steps "
              f"of {BATCH_SIZE} random windows of {SEQUENCE_LENGTH} tokens (AdamW, peak learning rate "
              f"{LEARNING_RATE}, cosine decay); training took {train_seconds / 60:.1f} minutes on the build "
-             "machine (2 shared CPU cores)."),
+             "machine (2 CPU cores shared with another training run)."),
             ("Quality on held-out data",
              f"Perplexity {quality['heldout_perplexity']:.1f} per token (this vocabulary) on "
              f"{quality['heldout_sequences']} windows of {SEQUENCE_LENGTH} tokens from held-out documents. "
-             "`expected.json` records greedy continuations that `tests/test_presets.py` re-checks on every "
-             "backend."),
-            ("Examples (greedy)",
+             f"`expected.json` records greedy continuations (repetition penalty {REPETITION_PENALTY}) that "
+             "`tests/test_presets.py` re-checks on every backend."),
+            (f"Examples (greedy, repetition_penalty {REPETITION_PENALTY})",
              "\n".join(f"- `{r['input']['text']}` -> `{r['output']}`" for r in records["text-generation"])),
         ],
     )
