@@ -114,6 +114,14 @@ def test_chunks_match_transformers_decode_asr(checkpoint):
         assert output == {"text": text.strip(), "chunks": expected}
     assert all(isinstance(t, (float, type(None))) for o in outputs for c in o["chunks"] for t in c["timestamp"])
     assert isinstance(model({"audio": CLIPS[0]}, task="speech-recognition"), str)  # the default is unchanged
+    # The one-line task class passes the options through.
+    import kerasprop
+
+    recognise = kerasprop.SpeechRecognition(model)
+    assert recognise(CLIPS, sampling_rate=16000, return_timestamps=True) == outputs
+    assert recognise(CLIPS[0], language="en", task="translate") == model(
+        {"audio": CLIPS[0], "language": "en", "task": "translate"}, task="speech-recognition"
+    )
 
 
 def test_long_audio_chunks_are_shifted_by_their_window_start(checkpoint):

@@ -199,7 +199,10 @@ class SpeechRecognition(Task):
     """Transcribes speech: a WAV path, WAV bytes, base64 WAV or an array (with `sampling_rate`).
 
     Audio longer than the model's window (30 s for Whisper) is transcribed in
-    overlapping windows and the texts joined.
+    overlapping windows and the texts joined. Whisper models also take
+    `return_timestamps=True` (`{"text", "chunks": [{"text", "timestamp"}]}`)
+    and, when multilingual, `language` ("de") and `task` ("transcribe" or
+    "translate").
 
     Example:
     >>> SpeechRecognition()("speech.wav")  # doctest: +SKIP
@@ -210,8 +213,11 @@ class SpeechRecognition(Task):
     default_model = "whisper-tiny-en"
     offline_models = ("whisper-tiny-random",)
 
-    def __call__(self, audio, sampling_rate=None):
-        return self.run(_given(audio=audio, sampling_rate=sampling_rate))
+    def __call__(self, audio, sampling_rate=None, return_timestamps=None, language=None, task=None):
+        return self.run(
+            _given(audio=audio, sampling_rate=sampling_rate, return_timestamps=return_timestamps, language=language,
+                   task=task)
+        )
 
 
 class AudioClassification(Task):
