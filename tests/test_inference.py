@@ -43,6 +43,11 @@ def test_compiled_forward_matches_the_model():
     x = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(compiled_forward(model)(x)), expected, atol=1e-6)
+    # Freezing a layer after the first call moves its weights to the non-trainable list: still the same model.
+    forward = compiled_forward(model)
+    forward(x)
+    model.layers[1].trainable = False
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(forward(x)), expected, atol=1e-6)
 
 
 def test_every_float32_product_runs_on_bfloat16_operands_with_float32_results():

@@ -74,13 +74,16 @@ def compiled_forward(model, matmul_precision="float32"):
 def _jax_forward(model, precision):
     import jax
 
-    split = len(model.trainable_variables)
-
     def forward(weights, features):
-        return model.stateless_call(weights[:split], weights[split:], features)[0]
+        trainable, non_trainable = weights
+        return model.stateless_call(trainable, non_trainable, features)[0]
 
     run = BFloat16Matmuls(forward) if precision == "bfloat16" else jax.jit(forward)
-    return lambda features: run([v.value for v in model.trainable_variables + model.non_trainable_variables], features)
+    # The variables are read at every call: values change with training, and so
+    # does the trainable/non-trainable split when layers are frozen.
+    return lambda features: run(
+        ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]), features
+    )
 
 
 class BFloat16Matmuls:
@@ -89,8 +92,8 @@ class BFloat16Matmuls:
     The function is traced to a jaxpr and evaluated again with each float32
     `dot_general` given bfloat16 operands and a float32 result (float32
     accumulation: the CPU's fast path; a bfloat16 result is slower than
-    float32). `weights` is a list of arrays: bfloat16 copies of its matrices
-    are made once and reused until an array in the list is replaced (after
+    float32). `weights` is a list (or any pytree) of arrays: bfloat16 copies
+    of its matrices are made once and reused until an array is replaced (after
     training, say), so no weight is converted inside the compiled function.
 
     Example:
@@ -109,9 +112,13 @@ class BFloat16Matmuls:
         self._copies = None
 
     def __call__(self, weights, *args):
-        if self._source is None or any(a is not b for a, b in zip(weights, self._source, strict=True)):
-            self._copies = [_bfloat16_copy(w) for w in weights]
-            self._source = list(weights)
+        import jax
+
+        leaves = jax.tree_util.tree_leaves(weights)
+        source = self._source
+        if source is None or len(leaves) != len(source) or any(a is not b for a, b in zip(leaves, source)):
+            self._copies = [_bfloat16_copy(w) for w in leaves]
+            self._source = leaves
         return self._compiled(weights, self._copies, *args)
 
     def _evaluate(self, weights, copies, *args):
@@ -119,7 +126,7 @@ class BFloat16Matmuls:
 
         closed, shapes = jax.make_jaxpr(self.fn, return_shape=True)(weights, *args)
         leaves = jax.tree_util.tree_leaves((weights, args))
-        # The bfloat16 copy of each leaf, if any: weights come first in the flattened inputs.
+        # The bfloat16 copy of each leaf, if any: the weights' leaves come first in the flattened inputs.
         low = list(copies) + [None] * (len(leaves) - len(copies))
         outputs = _evaluate_jaxpr(closed.jaxpr, closed.consts, leaves, low)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), outputs)

@@ -25,10 +25,17 @@ from keras_hub.src.models.moonshine.moonshine_audio_to_text import MoonshineAudi
 from keras_hub.src.models.moonshine.moonshine_audio_to_text_preprocessor import MoonshineAudioToTextPreprocessor
 from keras_hub.src.models.moonshine.moonshine_backbone import MoonshineBackbone
 from keras_hub.src.tokenizers.tokenizer import Tokenizer
-from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, tf
+from keras_hub.src.utils.tensor_utils import preprocessing_function, tf
 
 import kerasprop.hub.converters.moonshine  # noqa: F401  (registers the Hugging Face Moonshine converter)
-from kerasprop.models.speech import CHUNK_OVERLAP, MAX_BATCH_SIZE, audio_windows, merge_overlapping, padded_batch
+from kerasprop.models.speech import (
+    CHUNK_OVERLAP,
+    MAX_BATCH_SIZE,
+    audio_windows,
+    mask_after_end,
+    merge_overlapping,
+    padded_batch,
+)
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.audio import MODEL_SAMPLING_RATE, to_model_rate
 
@@ -252,9 +259,7 @@ class MoonshineSpeechRecognizer(KerasTaskModel, MoonshineAudioToText):
             return outputs
         token_ids = outputs["decoder_token_ids"]
         prompt = ops.cast(inputs["decoder_padding_mask"], "bool")
-        ends = ops.cast(any_equal(token_ids, stop_token_ids, ops.logical_not(prompt)), "int32")
-        after_end = ops.cumsum(ends, axis=-1) - ends
-        return {"decoder_token_ids": token_ids, "decoder_padding_mask": ops.equal(after_end, 0)}
+        return {"decoder_token_ids": token_ids, "decoder_padding_mask": mask_after_end(token_ids, prompt, stop_token_ids)}
 
     # === The backprop task ===
 

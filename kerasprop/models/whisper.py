@@ -25,12 +25,19 @@ from keras_hub.src.models.audio_to_text_preprocessor import AudioToTextPreproces
 from keras_hub.src.models.whisper.whisper_audio_converter import WhisperAudioConverter
 from keras_hub.src.models.whisper.whisper_backbone import WhisperBackbone
 from keras_hub.src.models.whisper.whisper_tokenizer import WhisperTokenizer
-from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, tf
+from keras_hub.src.utils.tensor_utils import preprocessing_function, tf
 
 import kerasprop.hub.converters.whisper  # noqa: F401  (registers the Hugging Face Whisper converter)
 from kerasprop.models.heads import resize_dense
 from kerasprop.models.task_model import KerasTaskModel
-from kerasprop.models.speech import CHUNK_OVERLAP, MAX_BATCH_SIZE, audio_windows, merge_overlapping, padded_batch
+from kerasprop.models.speech import (
+    CHUNK_OVERLAP,
+    MAX_BATCH_SIZE,
+    audio_windows,
+    mask_after_end,
+    merge_overlapping,
+    padded_batch,
+)
 from kerasprop.schemas.audio import to_model_rate
 from kerasprop.schemas.specs import describe
 
@@ -305,9 +312,10 @@ class WhisperSpeechRecognizer(KerasTaskModel, AudioToText):
         )
         if stop_token_ids is None:
             return {"decoder_token_ids": decoder_token_ids, "decoder_padding_mask": ops.ones_like(decoder_token_ids, "bool")}
-        ends = ops.cast(any_equal(decoder_token_ids, stop_token_ids, ops.logical_not(decoder_padding_mask)), "int32")
-        after_end = ops.cumsum(ends, axis=-1) - ends
-        return {"decoder_token_ids": decoder_token_ids, "decoder_padding_mask": ops.equal(after_end, 0)}
+        return {
+            "decoder_token_ids": decoder_token_ids,
+            "decoder_padding_mask": mask_after_end(decoder_token_ids, decoder_padding_mask, stop_token_ids),
+        }
 
     def process_logits(self, logits, prompt, index, begin):
         """Whisper's logits processors on the `(batch, vocabulary)` logits of position `index`.
