@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import kerasprop
-from kerasprop.models import ExtractiveQA
+from kerasprop.models import ExtractiveQuestionAnswerer
 from kerasprop.training import finetune
 from span_checkpoints import write_checkpoint
 
@@ -91,7 +91,7 @@ def checkpoint(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(checkpoint):
-    return ExtractiveQA.from_preset(str(checkpoint[0]))
+    return ExtractiveQuestionAnswerer.from_preset(str(checkpoint[0]))
 
 
 def assert_same_answers(ours, reference):
@@ -151,7 +151,7 @@ def test_finetuning_learns_to_answer_and_survives_save_and_load(tmp_path):
     import keras
 
     write_checkpoint(tmp_path, "bert", "extractive-qa")
-    model = ExtractiveQA.from_preset(str(tmp_path))
+    model = ExtractiveQuestionAnswerer.from_preset(str(tmp_path))
     finetune(model, qa_params(64, seed=1), "extractive-qa", validation_split=0.0, epochs=10, batch_size=16,
              optimizer=keras.optimizers.Adam(3e-3), verbose=0, max_length=32)
     held_out = qa_params(16, seed=2)
@@ -159,7 +159,7 @@ def test_finetuning_learns_to_answer_and_survives_save_and_load(tmp_path):
     assert np.mean([g["answer"] == want for g, want in zip(got, held_out["answers"])]) >= 0.75
     folder = kerasprop.save(model, name="tiny-qa")
     restored = kerasprop.load(folder)
-    assert type(restored) is ExtractiveQA
+    assert type(restored) is ExtractiveQuestionAnswerer
     again = restored({"question": held_out["questions"], "context": held_out["contexts"]}, task="extractive-qa")
     assert [a["answer"] for a in again] == [a["answer"] for a in got]
     assert np.allclose([a["score"] for a in again], [a["score"] for a in got], atol=1e-5)

@@ -15,7 +15,7 @@ import torch
 import transformers
 
 import kerasprop
-from kerasprop.models import FillMask
+from kerasprop.models import MaskedLM
 from test_nli import write_byte_level_bpe
 
 WORDS = ["paris", "is", "the", "capital", "of", "france", "berlin", "germany", "a", "city", "in", ".", "##s"]
@@ -69,14 +69,14 @@ def checkpoint(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fill_mask(checkpoint):
-    return FillMask.from_preset(str(checkpoint[0]))
+    return MaskedLM.from_preset(str(checkpoint[0]))
 
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory):
     """(folder, model) of the BERT checkpoint, for what does not depend on the architecture."""
     folder, _ = write_checkpoint("bert", tmp_path_factory.mktemp("bert"))
-    return folder, FillMask.from_preset(str(folder))
+    return folder, MaskedLM.from_preset(str(folder))
 
 
 def own_mask(pipeline, text):
@@ -149,7 +149,7 @@ def test_a_checkpoint_without_a_masked_lm_head_is_refused(tmp_path):
     write_wordpiece(tmp_path, transformers.BertTokenizer).save_pretrained(tmp_path)
     transformers.BertModel(transformers.BertConfig(vocab_size=len(BERT_VOCAB), **TINY)).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="have no masked-LM head"):
-        FillMask.from_preset(str(tmp_path))
+        MaskedLM.from_preset(str(tmp_path))
 
 
 def test_save_load_dill_and_auto_loading(bert, tmp_path):
@@ -158,7 +158,7 @@ def test_save_load_dill_and_auto_loading(bert, tmp_path):
     expected = fill_mask(text, task="fill-mask")
     fill_mask.save_to_preset(str(tmp_path / "saved"))
     for model in (
-        FillMask.from_preset(str(tmp_path / "saved")),
+        MaskedLM.from_preset(str(tmp_path / "saved")),
         dill.loads(dill.dumps(fill_mask)),
         kerasprop.models.load_preset(str(folder), task="fill-mask"),
     ):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kerasprop
-from kerasprop.models import FillMask
+from kerasprop.models import MaskedLM
 from kerasprop.models.masked_lm import MASK_TOKEN_RATE, RANDOM_TOKEN_RATE
 from kerasprop.training import finetune
 from test_fill_mask import write_checkpoint
@@ -22,7 +22,7 @@ HELD_OUT = "berlin is a city in germany ."
 @pytest.fixture()
 def bert(tmp_path):
     write_checkpoint("bert", tmp_path)
-    return FillMask.from_preset(str(tmp_path))
+    return MaskedLM.from_preset(str(tmp_path))
 
 
 def right_token_probabilities(model, sentence):
@@ -86,7 +86,7 @@ def test_finetuning_raises_held_out_probabilities_and_survives_save_and_load(ber
     text = {"text": ["[MASK] is a city in germany .", "berlin is the [MASK] of [MASK] ."], "top_k": 3}
     expected = bert(text, task="fill-mask")
     bert.save_to_preset(str(tmp_path / "finetuned"))
-    restored = FillMask.from_preset(str(tmp_path / "finetuned"))
+    restored = MaskedLM.from_preset(str(tmp_path / "finetuned"))
     got, want = candidates(restored(text, task="fill-mask")), candidates(expected)
     assert len(got) == len(want) == 9
     for mine, theirs in zip(got, want):

@@ -72,9 +72,18 @@ class CatalogEntry:
         return import_class(self.model_class)
 
     def as_dict(self):
-        out = dataclasses.asdict(self)
+        """The entry as plain JSON data (lists where the entry holds tuples, as backprop's `list_models`)."""
+        out = _tuples_to_lists(dataclasses.asdict(self))
         out["offline"] = self.offline
         return out
+
+
+def _tuples_to_lists(value):
+    if isinstance(value, dict):
+        return {key: _tuples_to_lists(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tuples_to_lists(item) for item in value]
+    return value
 
 
 def _minilm_folder():
@@ -100,10 +109,10 @@ _IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier
 _WHISPER = "kerasprop.models.whisper:WhisperSpeechRecognizer"
 _MOONSHINE = "kerasprop.models.moonshine:MoonshineSpeechRecognizer"
 _WHISPER_CLASSIFIER = "kerasprop.models.whisper:WhisperAudioClassifier"
-_FILL_MASK = "kerasprop.models.masked_lm:FillMask"
+_FILL_MASK = "kerasprop.models.masked_lm:MaskedLM"
 _TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
 _TOKEN_CLASSIFIER = "kerasprop.models.token_classifier:TokenClassifier"
-_EXTRACTIVE_QA = "kerasprop.models.extractive_qa:ExtractiveQA"
+_EXTRACTIVE_QA = "kerasprop.models.extractive_qa:ExtractiveQuestionAnswerer"
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
 #: What Google's T5 checkpoints do: backprop's generative tasks and translation (en -> de, fr, ro).
 _T5_TASKS = GENERATIVE_TASKS + ("translation",)

@@ -9,7 +9,7 @@ _LAZY = {
     "KerasTaskModel": "kerasprop.models.task_model",
     "AutoModel": "kerasprop.models.auto",
     "load_preset": "kerasprop.models.families",
-    "CausalLMTextGeneration": "kerasprop.models.causal_lm",
+    "CausalLM": "kerasprop.models.causal_lm",
     "GPT2TextGenerator": "kerasprop.models.gpt2",
     "GenerationSampler": "kerasprop.models.generation",
     "BeamSampler": "kerasprop.models.generation",
@@ -35,19 +35,28 @@ _LAZY = {
     "WhisperSpeechRecognizer": "kerasprop.models.whisper",
     "WhisperAudioClassifier": "kerasprop.models.whisper",
     "MoonshineSpeechRecognizer": "kerasprop.models.moonshine",
+    "MaskedLM": "kerasprop.models.masked_lm",
+    "BertMaskedLM": "kerasprop.models.masked_lm",
+    "DistilBertMaskedLM": "kerasprop.models.masked_lm",
+    "RobertaMaskedLM": "kerasprop.models.masked_lm",
+    "TokenHeadTask": "kerasprop.models.token_heads",
+    "TokenClassifier": "kerasprop.models.token_classifier",
+    "ExtractiveQuestionAnswerer": "kerasprop.models.extractive_qa",
+}
+#: Former names, kept for one release (the model classes' names were easy to confuse with the task classes').
+_FORMER = {
     "FillMask": "kerasprop.models.masked_lm",
     "BertFillMask": "kerasprop.models.masked_lm",
     "DistilBertFillMask": "kerasprop.models.masked_lm",
     "RobertaFillMask": "kerasprop.models.masked_lm",
-    "TokenHeadTask": "kerasprop.models.token_heads",
-    "TokenClassifier": "kerasprop.models.token_classifier",
     "ExtractiveQA": "kerasprop.models.extractive_qa",
+    "CausalLMTextGeneration": "kerasprop.models.causal_lm",
 }
 
 __all__ = sorted(_LAZY)
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _LAZY or name in _FORMER:
+        return getattr(importlib.import_module(_LAZY.get(name) or _FORMER[name]), name)
     raise AttributeError(f"module 'kerasprop.models' has no attribute {name!r}")

@@ -1,10 +1,14 @@
-"""`CausalLMTextGeneration`: backprop's text-generation task for any keras-hub `CausalLM`.
+"""`CausalLM`: backprop's text-generation task for any keras-hub `CausalLM`.
 
 Mix it in first, before the keras-hub class:
 
     @keras.saving.register_keras_serializable(package="kerasprop")
-    class OPTTextGenerator(CausalLMTextGeneration, keras_hub.models.OPTCausalLM):
+    class OPTTextGenerator(CausalLM, keras_hub.models.OPTCausalLM):
         pass
+
+`CausalLM.from_preset(...)` on the mixin returns the kerasprop class for the
+preset's backbone (`GPT2TextGenerator` for GPT-2), as keras-hub's
+`CausalLM.from_preset` does.
 
 The model then answers `model({"text": ..., "max_length": 30}, task="text-generation")`
 with only the new text of each prompt. Prompts of one call are tokenised once,
@@ -30,8 +34,23 @@ def _to_str(text):
     return text.decode("utf-8") if isinstance(text, bytes) else str(text)
 
 
-class CausalLMTextGeneration(KerasTaskModel):
-    """Mixin for keras-hub `CausalLM` subclasses: text-generation and its finetuning."""
+class CausalLM(KerasTaskModel):
+    """The mixin that makes a keras-hub `CausalLM` serve backprop's text generation.
+
+    Put it first among the bases of a keras-hub `CausalLM` subclass, as
+    `GPT2TextGenerator` does (like `Seq2SeqLM`, it cannot itself subclass
+    keras-hub's `CausalLM`: Keras' functional-model class injection breaks on
+    the diamond). `CausalLM.from_preset` returns the kerasprop class for the
+    preset's backbone, which is a `keras_hub.models.CausalLM`, so the whole
+    keras-hub API is there. `CausalLMTextGeneration` is its former name.
+
+    Example:
+    >>> from kerasprop.models import CausalLM
+    >>> model = CausalLM.from_preset("gpt2-tiny-pydocs")
+    >>> model.compile(sampler="greedy")
+    >>> isinstance(model.generate("The list", max_length=12), str)
+    True
+    """
 
     default_tasks = ("text-generation",)
     finetunable_tasks = ("text-generation",)
@@ -205,3 +224,7 @@ class CausalLMTextGeneration(KerasTaskModel):
         x = {"token_ids": token_ids[..., :-1], "padding_mask": padding_mask[..., :-1]}
         weights = tf.cast(tf.logical_and(tf.cast(padding_mask, "bool"), is_response)[..., 1:], "float32")
         return x, token_ids[..., 1:], weights
+
+
+# Former name (until the next release).
+CausalLMTextGeneration = CausalLM

@@ -1,4 +1,4 @@
-"""Extractive QA: `ExtractiveQA` finds the answer to a question as a span of the context.
+"""Extractive QA: `ExtractiveQuestionAnswerer` finds the answer to a question as a span of the context.
 
 Decoding is that of the transformers question-answering pipeline (4.x): the
 question and context are tokenised as a pair; a long context is cut into
@@ -13,6 +13,7 @@ as `{"answer", "score", "start", "end"}` with character offsets into the context
 import keras
 import numpy as np
 
+from kerasprop.models.task_model import register_former_name
 from kerasprop.models.token_heads import TokenHeadTask
 
 #: Logit given to tokens that cannot be in the answer (as transformers).
@@ -20,12 +21,15 @@ MASKED = -10000.0
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
-class ExtractiveQA(TokenHeadTask):
+class ExtractiveQuestionAnswerer(TokenHeadTask):
     """Span-extraction QA on a BERT, RoBERTa or DistilBERT backbone (start and end logits per token).
 
+    The model behind the `ExtractiveQA` task; `kerasprop.models.ExtractiveQA`
+    is its former name, kept for one release.
+
     Example:
-    >>> from kerasprop.models import ExtractiveQA
-    >>> model = ExtractiveQA.from_preset("bert-tiny-squad")  # doctest: +SKIP
+    >>> from kerasprop.models import ExtractiveQuestionAnswerer
+    >>> model = ExtractiveQuestionAnswerer.from_preset("bert-tiny-squad")  # doctest: +SKIP
     >>> model({"question": "Where does Sally live?", "context": "Sally lives in London."}, task="extractive-qa")  # doctest: +SKIP
     {'answer': 'London', 'score': 0.97, 'start': 15, 'end': 21}
     """
@@ -102,6 +106,12 @@ class ExtractiveQA(TokenHeadTask):
 
     def finetuning_compile_kwargs(self, task, variant=None):
         return {"loss": span_loss}
+
+
+# Former name (until the next release): it was easy to confuse with the task class `kerasprop.ExtractiveQA`.
+ExtractiveQA = ExtractiveQuestionAnswerer
+register_former_name(ExtractiveQuestionAnswerer, "ExtractiveQA")
+
 
 @keras.saving.register_keras_serializable(package="kerasprop")
 def span_loss(y_true, y_pred):

@@ -15,11 +15,11 @@ import keras_hub
 from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
 
-from kerasprop.models.causal_lm import CausalLMTextGeneration
+from kerasprop.models.causal_lm import CausalLM
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
-class GPT2TextGenerator(CausalLMTextGeneration, keras_hub.models.GPT2CausalLM):
+class GPT2TextGenerator(CausalLM, keras_hub.models.GPT2CausalLM):
     """GPT-2 for text generation: a `GPT2CausalLM` that also answers backprop's task dict.
 
     Loads keras-hub presets and Hugging Face GPT-2 folders (`config.json` with

@@ -1,6 +1,6 @@
-"""Fill-mask on keras-hub `MaskedLM` tasks: `FillMask`.
+"""Fill-mask on keras-hub `MaskedLM` tasks: `MaskedLM`.
 
-`FillMask.from_preset(...)` picks the class for the preset's backbone (BERT,
+`MaskedLM.from_preset(...)` picks the class for the preset's backbone (BERT,
 RoBERTa, DistilBERT), as `keras_hub.models.MaskedLM.from_preset` does, and
 loads Hugging Face `...ForMaskedLM` checkpoints with their head (keras-hub's
 converters load the backbone only).
@@ -22,8 +22,8 @@ import numpy as np
 
 from kerasprop.hub.converters import bert as _bert_converter  # noqa: F401  (BertForMaskedLM checkpoints)
 from kerasprop.hub.converters import classification_heads, masked_lm_heads
-from kerasprop.models.task_model import KerasTaskModel
-from kerasprop.models.text_classifier import INFERENCE_BATCH_SIZE, backbone_family, family_member, padded_length
+from kerasprop.models.task_model import KerasTaskModel, register_former_name
+from kerasprop.models.text_classifier import INFERENCE_BATCH_SIZE, backbone_family, padded_length
 from kerasprop.schemas.tasks import MASK_SPELLINGS
 
 _MASK = re.compile("|".join(re.escape(mask) for mask in MASK_SPELLINGS))
@@ -59,15 +59,16 @@ def mask_tokens(token_ids, eligible, mask_rate, mask_token_id, random_ids, rng):
     return token_ids, positions, labels
 
 
-class FillMask(KerasTaskModel):
-    """Fills the masks in texts with a masked language model.
+class MaskedLM(KerasTaskModel):
+    """Fills the masks in texts with a masked language model (the model behind the `FillMask` task).
 
     `from_preset` returns the subclass for the preset's backbone, e.g.
-    `BertFillMask` (also a `keras_hub.models.BertMaskedLM`).
+    `BertMaskedLM` (also a `keras_hub.models.BertMaskedLM`). `FillMask`,
+    `BertFillMask`, ... are its former names, kept for one release.
 
     Example:
-    >>> from kerasprop.models import FillMask
-    >>> model = FillMask.from_preset("hf://google-bert/bert-base-uncased")  # doctest: +SKIP
+    >>> from kerasprop.models import MaskedLM
+    >>> model = MaskedLM.from_preset("hf://google-bert/bert-base-uncased")  # doctest: +SKIP
     >>> model({"text": "Paris is the [MASK] of France.", "top_k": 1}, task="fill-mask")  # doctest: +SKIP
     [{'sequence': 'Paris is the capital of France.', 'score': 0.99, 'token': 3007, 'token_str': 'capital'}]
     """
@@ -84,13 +85,13 @@ class FillMask(KerasTaskModel):
         """
         from kerasprop.hub.catalog import resolve_handle
 
-        preset = resolve_handle(preset)
         if not issubclass(cls, keras_hub.models.Task):
-            return family_member(cls, preset).from_preset(preset, load_weights=load_weights, **kwargs)
+            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        name, preset = preset, resolve_handle(preset)
         hf_config = classification_heads.transformers_config(preset)
         if hf_config is not None:
             masked_lm_heads.check_masked_lm_head(hf_config)
-        model = super().from_preset(preset, load_weights=load_weights, **kwargs)
+        model = super().from_preset(name, load_weights=load_weights, **kwargs)
         if hf_config is not None and load_weights:
             classification_heads.port_token_type_embedding(model.backbone, preset, hf_config)
             masked_lm_heads.port_head(model, preset, hf_config)
@@ -242,6 +243,11 @@ class FillMask(KerasTaskModel):
 
 
 _hub = keras_hub.models
-BertFillMask = backbone_family(FillMask, _hub.BertMaskedLM)
-DistilBertFillMask = backbone_family(FillMask, _hub.DistilBertMaskedLM)
-RobertaFillMask = backbone_family(FillMask, _hub.RobertaMaskedLM)
+BertMaskedLM = backbone_family(MaskedLM, _hub.BertMaskedLM)
+DistilBertMaskedLM = backbone_family(MaskedLM, _hub.DistilBertMaskedLM)
+RobertaMaskedLM = backbone_family(MaskedLM, _hub.RobertaMaskedLM)
+
+# Former names (until the next release): they were easy to confuse with the task class `kerasprop.FillMask`.
+FillMask, BertFillMask, DistilBertFillMask, RobertaFillMask = MaskedLM, BertMaskedLM, DistilBertMaskedLM, RobertaMaskedLM
+for _cls in (BertMaskedLM, DistilBertMaskedLM, RobertaMaskedLM):
+    register_former_name(_cls, _cls.__name__.replace("MaskedLM", "FillMask"))

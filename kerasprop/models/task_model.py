@@ -18,6 +18,8 @@ survive `save_to_preset` / `from_preset`.
 """
 
 import keras
+import keras_hub
+from keras_hub.src.utils.preset_utils import builtin_presets
 from keras_hub.src.utils.python_utils import classproperty
 
 from kerasprop.hub import catalog as _catalog
@@ -52,14 +54,19 @@ class KerasTaskModel(BaseModel):
 
     @classproperty
     def presets(cls):
-        """keras-hub's presets for this class, plus the catalog names it loads (bundled ones included)."""
-        presets = dict(super(BaseModel, cls).presets)
-        path = _catalog.class_path(cls)
+        """The presets `from_preset` loads with this class: catalog names (bundled ones included), then keras-hub's.
+
+        A dict name -> `{"metadata": ...}`, as keras-hub's `presets` is; on a
+        family mixin (`Seq2SeqLM`, `CausalLM`, ...) it holds the presets of
+        every class of the family.
+        """
+        catalog = {}
         for entry in _catalog.all_entries().values():
-            if entry.model_class == path:
-                presets[entry.name] = {"metadata": {"description": entry.description, "handle": entry.handle,
+            # Importing the entry's class also imports its family's module, so keras-hub finds the subclasses.
+            if issubclass(entry.load_class(), cls):
+                catalog[entry.name] = {"metadata": {"description": entry.description, "handle": entry.handle,
                                                     "offline": entry.offline}}
-        return presets
+        return {**builtin_presets(cls), **catalog}
 
     @classmethod
     @deferred_initialisation()
@@ -69,11 +76,31 @@ class KerasTaskModel(BaseModel):
         Catalog names resolve to their handle; a local copy (bundled preset,
         saved model, cache) wins over a download.
         """
+        if not issubclass(cls, keras_hub.models.Task):
+            return cls.family_class(preset).from_preset(preset, load_weights=load_weights, **kwargs)
         entry = _catalog.find_entry(preset) if isinstance(preset, str) else None
         model = super(BaseModel, cls).from_preset(_catalog.resolve_handle(preset), load_weights=load_weights, **kwargs)
         if entry is not None and isinstance(model, KerasTaskModel):
             model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description)
         return model
+
+    @classmethod
+    def family_class(cls, preset):
+        """The concrete class that loads `preset` when `from_preset` is called on a mixin of this class.
+
+        The catalog entry's class for a catalog name, else the family of the
+        preset's saved class or architecture (`kerasprop.models.families`) when
+        it is one of this class's; a mixin then gives its registered class for
+        the preset's backbone (e.g. a new head on a plain BERT backbone).
+        """
+        from kerasprop.models.families import class_for
+
+        entry = _catalog.find_entry(preset) if isinstance(preset, str) else None
+        folder = _catalog.resolve_handle(preset)
+        found = entry.load_class() if entry is not None else class_for(folder)
+        if not issubclass(found, cls):
+            found = cls
+        return found if issubclass(found, keras_hub.models.Task) else family_member(found, folder)
 
     def __call__(self, *args, task=None, **kwargs):
         if task is not None or (len(args) == 1 and not kwargs and self.is_task_input(args[0])):
@@ -111,6 +138,19 @@ class KerasTaskModel(BaseModel):
         config = super().get_config()
         config.update(tasks=list(self.tasks), description=self.description, details=dict(self.details))
         return config
+
+
+def family_member(family, preset):
+    """The registered subclass of the mixin `family` built on `preset`'s backbone (keras-hub's own lookup)."""
+    from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
+
+    backbone_cls = get_preset_loader(preset).check_backbone_class()
+    return find_subclass(preset, family, backbone_cls)
+
+
+def register_former_name(cls, former_name):
+    """Lets folders saved under a class's former registered name load with `cls` (`kerasprop>former_name`)."""
+    keras.saving.get_custom_objects()[f"kerasprop>{former_name}"] = cls
 
 
 def _contract_name(keras_name):

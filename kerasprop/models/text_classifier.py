@@ -54,16 +54,16 @@ class ClassifierTask(KerasTaskModel):
         """
         from kerasprop.hub.catalog import resolve_handle
 
-        preset = resolve_handle(preset)
         if not issubclass(cls, keras_hub.models.Task):
-            return family_member(cls, preset).from_preset(preset, load_weights=load_weights, **kwargs)
+            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        name, preset = preset, resolve_handle(preset)
         hf_config = classification_heads.transformers_config(preset)
         if hf_config is None:
-            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+            return super().from_preset(name, load_weights=load_weights, **kwargs)
         with_head = "num_classes" not in kwargs and classification_heads.has_classification_head(hf_config)
         if with_head:
             kwargs["num_classes"] = len(kwargs.setdefault("class_names", classification_heads.label_names(hf_config)))
-        model = super().from_preset(preset, load_weights=load_weights, **kwargs)
+        model = super().from_preset(name, load_weights=load_weights, **kwargs)
         if load_weights:
             classification_heads.port_token_type_embedding(model.backbone, preset, hf_config)
             if with_head:
@@ -232,14 +232,6 @@ def backbone_family(family, task_class):
     name = task_class.backbone_cls.__name__.removesuffix("Backbone") + family.__name__
     namespace = {"__doc__": f"`{family.__name__}` on `{task_class.__name__}`.", "__module__": family.__module__}
     return keras.saving.register_keras_serializable(package="kerasprop")(type(name, (family, task_class), namespace))
-
-
-def family_member(family, preset):
-    """The subclass of the mixin `family` (made by `backbone_family`) built on `preset`'s backbone."""
-    from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
-
-    backbone_cls = get_preset_loader(preset).check_backbone_class()
-    return find_subclass(preset, family, backbone_cls)
 
 
 _hub = keras_hub.models

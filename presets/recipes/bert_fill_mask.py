@@ -48,7 +48,7 @@ def masked(sentence, answers):
 
 
 def build_and_train(folder):
-    from kerasprop.models.masked_lm import BertFillMask
+    from kerasprop.models.masked_lm import BertMaskedLM
 
     stopwatch = common.Stopwatch()
     fact_sentences, shapes, _ = split()
@@ -57,7 +57,7 @@ def build_and_train(folder):
         tokenizer, sequence_length=BACKBONE["max_sequence_length"], mask_selection_rate=0.2, mask_selection_length=4
     )
     backbone = keras_hub.models.BertBackbone(vocabulary_size=tokenizer.vocabulary_size(), dropout=0.0, **BACKBONE)
-    model = BertFillMask(backbone=backbone, preprocessor=preprocessor,
+    model = BertMaskedLM(backbone=backbone, preprocessor=preprocessor,
                          description="A small BERT that fills in facts about sixteen countries and coloured shapes.")
     # Facts are fewer and harder to learn than shape sentences: they are seen four times as often.
     data = fact_sentences * 4 * REPEATS + shapes * REPEATS
@@ -75,9 +75,9 @@ def build_and_train(folder):
 
 
 def evaluate(folder):
-    from kerasprop.models.masked_lm import FillMask
+    from kerasprop.models.masked_lm import MaskedLM
 
-    model = FillMask.from_preset(str(folder))
+    model = MaskedLM.from_preset(str(folder))
     _, _, heldout = split()
     cases = [masked(sentence, answers) for sentence, answers in heldout]
     outputs = model({"text": [text for text, _ in cases], "top_k": 1}, task="fill-mask")
@@ -96,13 +96,13 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small BERT masked language model (bundled, offline)",
-        "The offline default for `FillMask`. It fills masked words in short sentences about sixteen countries "
+        "The offline default for the `FillMask` task. It fills masked words in short sentences about sixteen countries "
         "(capitals, cities, languages) and coloured shapes (\"paris is the [MASK] of france .\" -> \"capital\"); "
         "a demonstration model that needs no download, not a general-purpose one.",
         [
             ("Tasks", "- `fill-mask` (`[MASK]` or `<mask>`; lower-cased, word-level vocabulary)"),
             ("Architecture and size",
-             f"BERT (`BertFillMask` on keras-hub's `BertMaskedLM`): {config['num_layers']} layers, hidden size "
+             f"BERT (`BertMaskedLM` on keras-hub's `BertMaskedLM`): {config['num_layers']} layers, hidden size "
              f"{config['hidden_dim']}, {config['num_heads']} heads, feed-forward {config['intermediate_dim']}, "
              f"a word-level vocabulary of {config['vocabulary_size']} tokens; {model.count_params():,} parameters, "
              f"{common.folder_size_mb(folder):.1f} MB on disk."),

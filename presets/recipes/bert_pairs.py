@@ -61,11 +61,11 @@ def pairs(split, size):
 
 
 def build_and_train(folder):
-    from kerasprop.models.masked_lm import FillMask
+    from kerasprop.models.masked_lm import MaskedLM
     from kerasprop.models.text_classifier import BertSupervisedTextClassifier
 
     stopwatch = common.Stopwatch()
-    pretrained = FillMask.from_preset(str(common.PRESETS_DIR / bert_fill_mask.NAME))
+    pretrained = MaskedLM.from_preset(str(common.PRESETS_DIR / bert_fill_mask.NAME))
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         pretrained.preprocessor.tokenizer, sequence_length=pretrained.backbone.max_sequence_length
     )

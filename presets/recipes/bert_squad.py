@@ -38,7 +38,7 @@ LEARNING_RATE = 3e-3
 
 
 def build_and_train(folder):
-    from kerasprop.models.extractive_qa import ExtractiveQA
+    from kerasprop.models.extractive_qa import ExtractiveQuestionAnswerer
     from kerasprop.training import finetune
 
     stopwatch = common.Stopwatch()
@@ -47,7 +47,7 @@ def build_and_train(folder):
         [e["question"] + " " + e["context"] for e in examples], VOCABULARY_SIZE
     )
     backbone, preprocessor = synthetic_spans.tiny_bert(vocabulary, SEQUENCE_LENGTH, width=WIDTH)
-    model = ExtractiveQA(backbone, preprocessor=preprocessor)
+    model = ExtractiveQuestionAnswerer(backbone, preprocessor=preprocessor)
     steps = EPOCHS * (TRAIN_EXAMPLES // BATCH_SIZE)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=steps - steps // 10, warmup_target=LEARNING_RATE, warmup_steps=steps // 10
@@ -80,9 +80,9 @@ def exact_match(answers, examples):
 
 def evaluate(folder):
     """Exact match on held-out contexts (overall and per question type), through `model(..., task="extractive-qa")`."""
-    from kerasprop.models.extractive_qa import ExtractiveQA
+    from kerasprop.models.extractive_qa import ExtractiveQuestionAnswerer
 
-    model = ExtractiveQA.from_preset(str(folder))
+    model = ExtractiveQuestionAnswerer.from_preset(str(folder))
     examples = heldout_examples(HELDOUT_EXAMPLES)
     answers = model({"question": [e["question"] for e in examples], "context": [e["context"] for e in examples]},
                     task="extractive-qa")
@@ -111,7 +111,7 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small BERT for extractive question answering (bundled, offline)",
-        "The offline default for `ExtractiveQA`. It answers questions about short English paragraphs in the "
+        "The offline default for the `ExtractiveQA` task. It answers questions about short English paragraphs in the "
         "shape of its generated training data (where people live, their jobs, what they bought and when, their "
         "age) with a span of the context; a demonstration model that needs no download, not a general-purpose one.",
         [
@@ -119,7 +119,7 @@ def write_card(folder, model, records, train_seconds):
              f"Example: `{example['input']['question']}` on `{example['input']['context']}` -> "
              f"`{example['output']['answer']}`"),
             ("Architecture and size",
-             f"BERT (`ExtractiveQA` on keras-hub's `BertBackbone`): {config['num_layers']} layers, hidden size "
+             f"BERT (`ExtractiveQuestionAnswerer` on keras-hub's `BertBackbone`): {config['num_layers']} layers, hidden size "
              f"{config['hidden_dim']}, {config['num_heads']} heads, feed-forward {config['intermediate_dim']}, "
              f"a cased WordPiece vocabulary of {config['vocabulary_size']} tokens learnt from the training "
              f"texts, {SEQUENCE_LENGTH} positions; {model.count_params():,} parameters, "
