@@ -18,6 +18,22 @@ from kerasprop.models.token_heads import TokenHeadTask
 
 #: Logit given to tokens that cannot be in the answer (as transformers).
 MASKED = -10000.0
+#: How backprop's `qa` task reads: one answer, possibly none, up to 15 tokens long (as the transformers pipeline).
+QA_OPTIONS = {"top_k": 1, "max_answer_len": 15, "max_seq_len": 384, "doc_stride": 128, "handle_impossible_answer": True}
+#: Earlier turns of a conversation that join a follow-up question.
+HISTORY_TURNS = 2
+
+
+def question_with_history(question, prev_q=None, prev_a=None):
+    """A follow-up question with the last turns before it, as the span models read it.
+
+    Example:
+    >>> question_with_history("When did he move there?", ["Where does Tom live?"], ["Toronto"])
+    'Where does Tom live? Toronto. When did he move there?'
+    """
+    turns = list(zip(prev_q or [], prev_a or []))[-HISTORY_TURNS:]
+    history = " ".join(f"{q.strip()} {a.strip().rstrip('.')}." for q, a in turns)
+    return f"{history} {question}" if history else question
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
@@ -35,26 +51,32 @@ class ExtractiveQuestionAnswerer(TokenHeadTask):
     """
 
     hf_head = "ForQuestionAnswering"
-    default_tasks = ("extractive-qa",)
-    finetunable_tasks = ("extractive-qa",)
+    default_tasks = ("extractive-qa", "qa")
+    finetunable_tasks = ("extractive-qa", "qa")
     default_description = "Extractive question answering: the answer is a span of the context."
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
         super().__init__(backbone=backbone, num_outputs=2, preprocessor=preprocessor, **kwargs)
 
     def predict_extractive_qa(self, request):
-        options = request.options
+        answers = self.answer(request.inputs["question"], request.inputs["context"], request.options)
+        return [found[0] if request.options["top_k"] == 1 else found for found in answers]
+
+    def predict_qa(self, request):
+        """backprop's `qa`: the answer's text, "" when the context holds none; history joins the question."""
+        inputs = request.inputs
+        questions = [question_with_history(*item) for item in zip(inputs["question"], inputs["prev_q"], inputs["prev_a"])]
+        return [found[0]["answer"] for found in self.answer(questions, inputs["context"], QA_OPTIONS)]
+
+    def answer(self, questions, contexts, options):
+        """The best `options["top_k"]` answers per question, reading long contexts in overlapping windows."""
         max_length = min(options["max_seq_len"], self.sequence_length)
         stride = min(options["doc_stride"], max_length // 2)
-        windows = self.encode(request.inputs["question"], request.inputs["context"], stride=stride,
-                              max_length=max_length)
+        windows = self.encode(questions, contexts, stride=stride, max_length=max_length)
         flat = [window for per_input in windows for window in per_input]
         logits = iter(self.token_logits(flat))
-        outputs = []
-        for context, per_input in zip(request.inputs["context"], windows):
-            answers = self.answers(context, [(window, next(logits)) for window in per_input], options)
-            outputs.append(answers[0] if options["top_k"] == 1 else answers)
-        return outputs
+        return [self.answers(context, [(window, next(logits)) for window in per_input], options)
+                for context, per_input in zip(contexts, windows)]
 
     def answers(self, context, windows, options):
         """The best `top_k` answers over the windows of one context."""
@@ -88,9 +110,17 @@ class ExtractiveQuestionAnswerer(TokenHeadTask):
         """`(features, [start token, end token])` for `fit` from {"questions", "contexts", "answers", "answer_starts"}.
 
         Without `answer_starts` each answer's first occurrence in its context is used (the schema checks both).
-        Contexts are cut to `max_length` tokens; an answer cut off points at the first token.
+        An empty answer (no answer in the context) and an answer cut off with its context (past `max_length`
+        tokens) point at the first token. "qa" params (backprop's: `prev_qas` holds the history) join each
+        question with its history as `predict_qa` does, and `max_input_length` is the sequence length.
         """
         self.check_finetunable(task)
+        if task == "qa":
+            max_length = options.get("max_input_length", max_length)
+            history = params.get("prev_qas") or [[]] * len(params["questions"])
+            questions = [question_with_history(q, [p for p, _ in h], [a for _, a in h])
+                         for q, h in zip(params["questions"], history)]
+            params = {"questions": questions, "contexts": params["contexts"], "answers": params["answers"]}
         starts = params.get("answer_starts") or [context.find(a) for context, a in zip(params["contexts"], params["answers"])]
         spans = [(start, start + len(answer)) for start, answer in zip(starts, params["answers"])]
         windows = self.encode(params["questions"], params["contexts"], max_length=max_length)
@@ -105,7 +135,9 @@ class ExtractiveQuestionAnswerer(TokenHeadTask):
         return self.pack(encodings, max_length), positions
 
     def finetuning_compile_kwargs(self, task, variant=None):
-        return {"loss": span_loss}
+        # Span heads train with AdamW 2e-5 (backprop's default); LoRA adapters on a frozen base need more.
+        learning_rate = 5e-4 if (getattr(self, "base_backbone", None) or {}).get("lora_rank") else 2e-5
+        return {"loss": span_loss, "optimizer": keras.optimizers.AdamW(learning_rate)}
 
 
 # Former name (until the next release): it was easy to confuse with the task class `kerasprop.ExtractiveQA`.

@@ -17,12 +17,16 @@ The class stays a Keras `Task` (`from_preset`, `compile`, `fit`, `generate`,
 survive `save_to_preset` / `from_preset`.
 """
 
+import os
+import warnings
+
 import keras
 import keras_hub
 from keras_hub.src.utils.preset_utils import builtin_presets
 from keras_hub.src.utils.python_utils import classproperty
 
 from kerasprop.hub import catalog as _catalog
+from kerasprop.models.base_backbone import drop_optimizer_state, is_delta_preset, load_delta, save_delta
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.base import BaseModel, check_name
 from kerasprop.schemas import BATCH, get_schema, task_names
@@ -79,7 +83,11 @@ class KerasTaskModel(BaseModel):
         if not issubclass(cls, keras_hub.models.Task):
             return cls.family_class(preset).from_preset(preset, load_weights=load_weights, **kwargs)
         entry = _catalog.find_entry(preset) if isinstance(preset, str) else None
-        model = super(BaseModel, cls).from_preset(_catalog.resolve_handle(preset), load_weights=load_weights, **kwargs)
+        folder = _catalog.resolve_handle(preset)
+        if is_delta_preset(folder):
+            model = load_delta(cls, folder, **kwargs)
+        else:
+            model = super(BaseModel, cls).from_preset(folder, load_weights=load_weights, **kwargs)
         if entry is not None and isinstance(model, KerasTaskModel):
             model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description)
         return model
@@ -101,6 +109,20 @@ class KerasTaskModel(BaseModel):
         if not issubclass(found, cls):
             found = cls
         return found if issubclass(found, keras_hub.models.Task) else family_member(found, folder)
+
+    def save_to_preset(self, preset_dir, **kwargs):
+        """keras-hub's `save_to_preset`; a model on a base backbone saves only what it adds (`base_backbone`)."""
+        if getattr(self, "base_backbone", None):
+            return save_delta(self, preset_dir)
+        super(BaseModel, self).save_to_preset(preset_dir, **kwargs)
+        for weights_file in ("task.weights.h5", "model.weights.h5"):
+            drop_optimizer_state(os.path.join(preset_dir, weights_file))
+
+    def load_task_weights(self, filepath):
+        # Presets hold no optimizer state worth restoring; Keras would warn for every preset loaded.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            super(BaseModel, self).load_task_weights(filepath)
 
     def __call__(self, *args, task=None, **kwargs):
         if task is not None or (len(args) == 1 and not kwargs and self.is_task_input(args[0])):

@@ -19,6 +19,7 @@ import keras_hub
 import numpy as np
 
 from kerasprop.hub.converters import token_heads as hf_heads
+from kerasprop.models.base_backbone import is_delta_preset, load_delta
 from kerasprop.models.offsets import fast_tokenizer
 from kerasprop.models.task_model import KerasTaskModel
 
@@ -87,8 +88,11 @@ class TokenHeadTask(KerasTaskModel, keras_hub.models.Task):
 
         handle = resolve_handle(preset)
         if saved_class(handle) is not None:
-            # keras-hub's Task.from_preset looks for a subclass per backbone; this family has one class for all.
-            model = get_preset_loader(handle).load_task(cls, load_weights, True, **kwargs)
+            if is_delta_preset(handle):
+                model = load_delta(cls, handle, **kwargs)
+            else:
+                # keras-hub's Task.from_preset looks for a subclass per backbone; this family has one class for all.
+                model = get_preset_loader(handle).load_task(cls, load_weights, True, **kwargs)
             entry = find_entry(preset) if isinstance(preset, str) else None
             if entry is not None:
                 model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description)

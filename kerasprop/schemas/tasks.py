@@ -201,7 +201,7 @@ SCHEMAS = [
             None: FinetuneSchema(
                 fields=(
                     Field("questions", TEXTS, required=True),
-                    Field("answers", TEXTS, required=True),
+                    Field("answers", STRINGS, required=True, description='"": the context holds no answer'),
                     Field("contexts", TEXTS, required=True),
                     Field("prev_qas", ListOf(ListOf(TupleOf(Text(allow_empty=True), Text(allow_empty=True))))),
                 ),
@@ -478,7 +478,8 @@ SCHEMAS = [
                 fields=(
                     Field("questions", TEXTS, required=True),
                     Field("contexts", TEXTS, required=True),
-                    Field("answers", TEXTS, required=True, description="answer text, a span of its context"),
+                    Field("answers", STRINGS, required=True,
+                          description='answer text, a span of its context ("": the context holds no answer)'),
                     Field("answer_starts", ListOf(Integer(minimum=0)),
                           description="character offset of each answer (default: its first occurrence)"),
                 ),

@@ -194,10 +194,13 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     batch_size = batch_size or None
     accumulation = None
     compile_kwargs = dict(model.finetuning_compile_kwargs(task, variant)) if hasattr(model, "finetuning_compile_kwargs") else {}
+    # A model may name its own default optimiser (e.g. a higher learning rate for LoRA adapters).
+    chosen = optimizer if optimizer is not None else compile_kwargs.pop("optimizer", None)
+    compile_kwargs.pop("optimizer", None)
 
     def compile_model(target, steps):
         # A fresh optimiser per compile: variables made now take the layout of the active distribution.
-        opt = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer)) if optimizer is not None \
+        opt = keras.optimizers.deserialize(keras.optimizers.serialize(chosen)) if chosen is not None \
             else default_optimizer(task)
         if steps and steps > 1:
             opt.gradient_accumulation_steps = steps
