@@ -18,6 +18,7 @@ _LAZY = {
     "SupervisedImageClassifier": "kerasprop.models.image_classifier",
     "SentenceEmbedder": "kerasprop.models.text_embedder",
     "SentenceEmbedderPreprocessor": "kerasprop.models.text_embedder",
+    "SentenceClassifier": "kerasprop.models.sentence_classifier",
     "NLIZeroShotClassifier": "kerasprop.models.nli",
     "BartNLIZeroShotClassifier": "kerasprop.models.nli",
     "RobertaNLIZeroShotClassifier": "kerasprop.models.nli",

@@ -1,0 +1,172 @@
+"""`SentenceClassifier`: labels from a dense head on a sentence embedder's vectors.
+
+The model behind the offline `Emotion` default (the 27 GoEmotions emotions and neutral
+on all-MiniLM-L6-v2) and a way to teach a sentence encoder your own labels with no hub:
+`SentenceClassifier.from_sentence_embedder("all-minilm-l6-v2", class_names=[...])` puts a
+fresh head on the encoder, frozen by default (only the head trains, and a saved preset holds
+the head alone: see `kerasprop.models.base_backbone`).
+"""
+
+import keras
+import numpy as np
+
+from kerasprop.models.base_backbone import attach_base
+from kerasprop.models.text_classifier import label_mapping
+from kerasprop.models.text_embedder import SentenceEmbedder
+
+
+def softmax(logits):
+    """Row-wise softmax of a numpy array."""
+    logits = np.asarray(logits, "float64")
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package="kerasprop")
+class SentenceClassifier(SentenceEmbedder):
+    """A `SentenceEmbedder` whose outputs are class logits: a dense layer on its (normalised) sentence vectors.
+
+    Tasks: "emotion" (the most probable label, then any other whose probability is at
+    least `label_threshold`, at most `max_labels`, comma-separated) and
+    "text-classification" (label -> probability over the learnt labels, most probable
+    first). Both are finetunable; labels the data has and the model lacks are added to
+    the head (the learnt ones keep their weights).
+
+    Args:
+        backbone, preprocessor and the `SentenceEmbedder` arguments.
+        class_names: the labels, in the order of the head's outputs.
+        max_labels: most labels an emotion answer names.
+        label_threshold: probability a label after the first needs to be named.
+
+    Example:
+    >>> from kerasprop.models import SentenceClassifier
+    >>> model = SentenceClassifier.from_sentence_embedder("all-minilm-l6-v2", class_names=["sport", "food"])
+    >>> sorted(model({"text": "We won the match"}, task="text-classification"))
+    ['food', 'sport']
+    """
+
+    default_tasks = ("emotion", "text-classification")
+    finetunable_tasks = ("emotion", "text-classification")
+    default_description = "Labels from a classifier head on sentence vectors."
+
+    def __init__(self, backbone, class_names, preprocessor=None, max_labels=3, label_threshold=0.3, **kwargs):
+        self.class_names = label_mapping(list(class_names)) if not isinstance(class_names, (list, tuple)) \
+            else [str(name) for name in class_names]
+        self.classifier = keras.layers.Dense(len(self.class_names), dtype=backbone.dtype_policy, name="classifier")
+        super().__init__(backbone=backbone, preprocessor=preprocessor, **kwargs)
+        self.max_labels = int(max_labels)
+        self.label_threshold = float(label_threshold)
+
+    def head_outputs(self, vectors):
+        return self.classifier(vectors)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(class_names=list(self.class_names), max_labels=self.max_labels,
+                      label_threshold=self.label_threshold)
+        return config
+
+    @classmethod
+    def from_sentence_embedder(cls, preset, class_names, lora_rank=None, **kwargs):
+        """A new head for `class_names` on the sentence encoder `preset`, which it names as its base backbone."""
+        embedder = SentenceEmbedder.from_preset(preset)
+        config = {key: value for key, value in embedder.get_config().items()
+                  if key in ("pooling_mode", "normalize", "hypothesis_template", "temperature")}
+        if embedder.projection is not None:
+            raise ValueError(f"{preset!r} has a projection layer; SentenceClassifier heads sit on plain encoders.")
+        model = cls(backbone=embedder.backbone, preprocessor=embedder.preprocessor, class_names=class_names,
+                    **{**config, **kwargs})
+        return attach_base(model, preset, lora_rank=lora_rank)
+
+    # --- inference ---------------------------------------------------------------------
+
+    def probabilities(self, texts):
+        """`(texts, classes)` probabilities."""
+        return softmax(self.encode_text(list(texts)))
+
+    def predict_emotion(self, request):
+        answers = []
+        for row in self.probabilities(request.inputs["text"]):
+            order = np.argsort(-row, kind="stable")
+            chosen = [order[0]] + [i for i in order[1:self.max_labels] if row[i] >= self.label_threshold]
+            answers.append(", ".join(self.class_names[i] for i in chosen))
+        return answers
+
+    def predict_text_classification(self, request):
+        label_lists = request.inputs["labels"]
+        known = set(self.class_names)
+        results = []
+        for row, labels in zip(self.probabilities(request.inputs["text"]), label_lists):
+            scores = dict(zip(self.class_names, row.tolist()))
+            if labels is not None:
+                unknown = [label for label in labels if label not in known]
+                if unknown:
+                    raise ValueError(f"'{self.name}' classifies into {self.class_names}; it does not know the "
+                                     f"labels {unknown} (finetune it on them, or use a zero-shot model).")
+                total = sum(scores[label] for label in labels)
+                scores = {label: scores[label] / total for label in labels}
+            ranked = sorted(scores.items(), key=lambda pair: -pair[1])
+            top_k = request.options["top_k"]
+            results.append(dict(ranked[:top_k] if top_k else ranked))
+        return results
+
+    # --- finetuning --------------------------------------------------------------------
+
+    def pre_finetuning(self, labels=None, **kwargs):
+        """Adds the labels the head lacks (a dict index -> label or a list); the learnt ones keep their weights."""
+        new = [name for name in label_mapping(labels) if name not in self.class_names]
+        if not new:
+            return
+        kernel, bias = (np.array(w) for w in self.classifier.get_weights())
+        backbone, preprocessor, base = self.backbone, self.preprocessor, getattr(self, "base_backbone", None)
+        config = self.get_config()
+        config.update(backbone=backbone, preprocessor=preprocessor, class_names=self.class_names + new)
+        type(self).__init__(self, **config)
+        # Re-initialising a Keras model under torch drops the sublayers set before Model.__init__.
+        self.backbone, self.preprocessor = backbone, preprocessor
+        self.base_backbone = base
+        grown_kernel, grown_bias = (np.array(w) for w in self.classifier.get_weights())
+        grown_kernel[:, : kernel.shape[1]], grown_bias[: bias.shape[0]] = kernel, bias
+        self.classifier.set_weights([grown_kernel, grown_bias])
+        self._forward = None
+
+    def process_batch(self, params, task="text-classification", **options):
+        """`(token features, class indices)` for `fit`.
+
+        "emotion" params are backprop's `{"input_text", "output_text"}` (an output naming several
+        emotions, "joy, love", trains on the first); "text-classification" params `{"texts", "labels"}`.
+        """
+        self.check_finetunable(task)
+        if task == "emotion":
+            texts = params["input_text"]
+            labels = [label.split(",")[0].strip() for label in params["output_text"]]
+            self.pre_finetuning(labels)
+        else:
+            texts, labels = params["texts"], [str(label) for label in params["labels"]]
+        index = {name: i for i, name in enumerate(self.class_names)}
+        unknown = sorted(set(labels) - set(index))
+        if unknown:
+            raise ValueError(f"The labels {unknown} are not among the model's classes {self.class_names}.")
+        return self.pack(texts), np.array([index[label] for label in labels])
+
+    def pack(self, texts):
+        """Token features of `texts`, padded to the longest of them (not to the sequence length)."""
+        rows = self.preprocessor.tokenize(texts)
+        token_ids = np.full((len(rows), max(len(row) for row in rows)), self.preprocessor.tokenizer.pad_token_id,
+                            "int32")
+        for i, row in enumerate(rows):
+            token_ids[i, : len(row)] = row
+        features = {"token_ids": token_ids, "padding_mask": token_ids != self.preprocessor.tokenizer.pad_token_id}
+        if self.preprocessor.segment_ids:
+            features["segment_ids"] = np.zeros_like(token_ids)
+        return features
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # `process_batch` tokenises; `fit` gets the features ready to use.
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def finetuning_compile_kwargs(self, task="text-classification", variant=None):
+        # A head on a frozen encoder (or on adapters) learns fast; a whole encoder needs backprop's 2e-5.
+        frozen = not self.backbone.trainable or bool((getattr(self, "base_backbone", None) or {}).get("lora_rank"))
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                "optimizer": keras.optimizers.AdamW(1e-2 if frozen else 2e-5), "metrics": ["accuracy"]}
