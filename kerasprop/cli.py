@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 
 # The command prints results, not TensorFlow's start-up chatter (set it yourself to see it).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -184,11 +185,17 @@ def build_parser():
     return parser
 
 
+#: Libraries whose Python warnings are about their internals, not the user's input (kerasprop's own stay on).
+QUIET_MODULES = r"(keras|keras_hub|tensorflow|jax|torch|absl|google)(\.|$)"
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=QUIET_MODULES)
+            args.handler(args)
     except (ValueError, TypeError, RuntimeError) as error:
         print(f"kerasprop: error: {error}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """`kerasprop demo`: every task once, on models that work with no network.
 
-Each task runs with its default model as `Task()` picks it: backprop's default
-when it is on this machine or a hub is reachable, else the best bundled preset.
-Tasks with neither are listed as unavailable, with the reason.
+Each task runs with its default model as `Task()` picks it: its bundled preset,
+on this machine, so the demo opens no network connection. A task whose default
+is missing (a broken install) is listed as unavailable, with the reason.
 """
 
 import json

@@ -2,15 +2,21 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 
-from kerasprop import cli
 from kerasprop.demo import examples, run_demo
 from kerasprop.schemas import get_schema, task_names
 from kerasprop.tasks import base as task_base
 
 
+def _no_network(*args, **kwargs):
+    raise AssertionError("the demo opened a network connection")
+
+
 def test_demo_json_validates_against_the_schemas(monkeypatch):
-    monkeypatch.setattr(task_base, "hub_reachable", lambda timeout=1.0: False)
+    monkeypatch.setattr(task_base.socket, "create_connection", _no_network)
     out = io.StringIO()
     run_demo(as_json=True, out=out)
     report = json.loads(out.getvalue())
@@ -26,8 +32,15 @@ def test_demo_json_validates_against_the_schemas(monkeypatch):
         assert "offline" in item["reason"]
 
 
-def test_demo_readable_output_names_each_task(monkeypatch, capsys):
-    monkeypatch.setattr(task_base, "hub_reachable", lambda timeout=1.0: False)
-    assert cli.main(["demo"]) == 0
-    text = capsys.readouterr().out
+def test_demo_prints_its_report_and_nothing_else():
+    """The command as a user runs it, in a fresh process: no warnings, no TensorFlow/absl lines, no network."""
+    env = {**os.environ, "KERASPROP_OFFLINE": "0"}  # the defaults need no offline switch
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    done = subprocess.run([sys.executable, "-m", "kerasprop.cli", "demo"], capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # stderr is not a terminal here, so not even the progress spinner
+    text = done.stdout
     assert "[text-vectorisation] model: all-minilm-l6-v2" in text and "vector of 384 floats" in text
+    assert "[qa] model: minilm-qa" in text and "-> London" in text
+    assert "[emotion] model: minilm-emotion" in text and "Warning" not in text

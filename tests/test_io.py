@@ -52,6 +52,10 @@ def test_save_to_a_path_and_overwrite(tmp_path):
     kerasprop.save(model, path=target, description="second")
     assert json.loads((target / "kerasprop.json").read_text())["description"] == "second"
     assert [p.name for p in target.parent.iterdir()] == ["model"]  # no staging folders left behind
+    with pytest.raises(FileExistsError, match="already saved"):
+        kerasprop.save(model, path=target, description="third", overwrite=False)
+    assert json.loads((target / "kerasprop.json").read_text())["description"] == "second"
+    assert [p.name for p in target.parent.iterdir()] == ["model"]
 
 
 def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):

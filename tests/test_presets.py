@@ -26,6 +26,8 @@ BUNDLED = {
     "bert-tiny-pairs": ("text-pair-classification",),
     "bert-tiny-ner": ("token-classification",),
     "bert-tiny-squad": ("extractive-qa",),
+    "minilm-qa": ("qa", "extractive-qa"),
+    "minilm-emotion": ("emotion",),
 }
 CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", "## How it was built",
                  "## Quality on held-out data")

@@ -88,6 +88,7 @@ def test_labels_are_shared_or_per_text_in_a_batch():
         ({}, ValueError, "needs the key 'text'"),
         ({"txt": "hi"}, ValueError, "Unknown key 'txt'.*Did you mean 'text'"),
         ("just a string", TypeError, "must be a dict"),
+        ({"text": ["ok", "bad \ud800 text"]}, ValueError, r"'text\[1\]' is not valid text: character 4 is a lone surrogate"),
     ],
 )
 def test_text_input_errors_name_the_key(task_input, error, message):
@@ -235,3 +236,31 @@ def test_any_finetune_params_raise_only_documented_errors(data, task):
         schema.parse_finetune(params, variant)
     except (TypeError, ValueError) as error:
         assert str(error)
+
+
+def test_files_named_as_inputs_are_read_only_when_regular_and_small(tmp_path, monkeypatch):
+    import io
+    import os
+
+    from PIL import Image
+
+    from kerasprop.schemas import encoded
+
+    schema = get_schema("image-vectorisation")
+    with pytest.raises(ValueError, match="not a regular file"):
+        schema.parse({"image": "/dev/zero"})  # would be read without end
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        schema.parse({"image": str(fifo)})  # would block the worker until someone writes
+    picture = tmp_path / "small.png"
+    Image.new("RGB", (8, 8), "red").save(picture)
+    monkeypatch.setattr(encoded, "MAX_FILE_BYTES", 10)
+    with pytest.raises(ValueError, match=r"over the limit of 10 \(KERASPROP_MAX_FILE_BYTES\)"):
+        schema.parse({"image": str(picture)})
+    monkeypatch.undo()
+    bomb = io.BytesIO()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    Image.new("L", (64, 64)).save(bomb, format="PNG")  # 4,096 pixels, over twice the limit
+    with pytest.raises(ValueError, match="decodes to too many pixels"):
+        schema.parse({"image": bomb.getvalue()})

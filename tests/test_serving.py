@@ -365,3 +365,12 @@ def test_bad_image_requests_get_422(image_server, uploads_dir, data, params, fie
     assert status == 422
     assert words in json.dumps(body[field])
     assert list(uploads_dir.iterdir()) == []
+
+
+def test_train_never_replaces_a_saved_model_unless_asked_and_allowed(text_server):
+    server, _ = text_server
+    form = aiohttp.FormData()
+    form.add_field("data", b"texts,labels\nfine,positive\n", filename="data.csv", content_type="text/csv")
+    form.add_field("overwrite", "true")
+    status, body = server.call("POST", TRAIN, data=form)
+    assert status == 422 and "KERASPROP_ALLOW_OVERWRITE" in json.dumps(body)

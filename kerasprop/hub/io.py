@@ -25,13 +25,15 @@ PICKLE_FILE = "model.dill"
 FORMAT_VERSION = 1
 
 
-def save(model, name=None, path=None, description=None, tasks=None, details=None):
+def save(model, name=None, path=None, description=None, tasks=None, details=None, overwrite=True):
     """Saves a model as a preset folder and returns the folder's path.
 
     `name` defaults to the model's name; `path` defaults to
     `$KERASPROP_HOME/<name>` (`~/.cache/kerasprop/<name>`), where
     `kerasprop.load(name)` and `AutoModel.from_pretrained(name)` find it.
     `description`, `tasks` and `details` update the model's contract first.
+    A model saved there before is replaced, as Keras' `save` replaces a file;
+    with `overwrite=False` it is kept and a `FileExistsError` raised instead.
 
     Example:
     >>> import kerasprop
@@ -48,6 +50,8 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
     target = pathlib.Path(path) if path is not None else cache_dir() / name
     if target.exists() and not target.is_dir():
         raise ValueError(f"Cannot save to {str(target)!r}: a file is in the way.")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"A model is already saved at {str(target)!r}; pass overwrite=True to replace it.")
     model.set_contract(name=name, description=description, tasks=tasks, details=details)
     meta = {
         "format_version": FORMAT_VERSION,
@@ -72,16 +76,21 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
                 dill.dump(model, f)
         with open(staging / CONFIG_FILE, "w") as f:
             json.dump(meta, f, indent=2)
-        _replace(staging, target)
+        _replace(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return str(target)
 
 
-def _replace(staging, target):
-    """Moves `staging` to `target`, replacing an existing folder atomically enough."""
-    if target.exists():
+def _replace(staging, target, overwrite=True):
+    """Moves `staging` to `target`, replacing an existing folder (atomically enough) only if `overwrite`."""
+    if not overwrite:
+        try:
+            os.rename(staging, target)  # fails if a folder appeared there meanwhile: never replaces one
+        except OSError:
+            raise FileExistsError(f"A model is already saved at {str(target)!r}; it was kept.") from None
+    elif target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
         os.replace(staging, target)

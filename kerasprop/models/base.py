@@ -137,6 +137,11 @@ class BaseModel:
     def pre_finetuning(self, *args, **kwargs):
         """Prepares the model before finetuning (e.g. sets a classification head)."""
 
+    def for_finetuning(self, task, params):
+        """The model that a task's `finetune` trains for `task` on `params`: this one, unless a model needs
+        another shape to learn the task (a sentence encoder learns labels as a `SentenceClassifier`)."""
+        return self
+
     def num_parameters(self):
         model = self.model if self.model is not None else self
         return int(model.count_params()) if hasattr(model, "count_params") else 0

@@ -67,16 +67,27 @@ class SentenceClassifier(SentenceEmbedder):
         return config
 
     @classmethod
-    def from_sentence_embedder(cls, preset, class_names, lora_rank=None, **kwargs):
-        """A new head for `class_names` on the sentence encoder `preset`, which it names as its base backbone."""
-        embedder = SentenceEmbedder.from_preset(preset)
+    def from_sentence_embedder(cls, embedder, class_names, lora_rank=None, **kwargs):
+        """A new head for `class_names` on a sentence encoder (a `SentenceEmbedder` or a preset name).
+
+        When the encoder is a catalog, bundled or saved preset, the new model names
+        it as its base backbone, so its own preset holds only the head (and adapters).
+        """
+        from kerasprop.hub.catalog import find_entry, local_path
+
+        base = embedder if isinstance(embedder, str) else embedder.name
+        if isinstance(embedder, str):
+            embedder = SentenceEmbedder.from_preset(embedder)
+        if embedder.projection is not None:
+            raise ValueError(f"'{embedder.name}' has a projection layer; SentenceClassifier heads sit on plain encoders.")
         config = {key: value for key, value in embedder.get_config().items()
                   if key in ("pooling_mode", "normalize", "hypothesis_template", "temperature")}
-        if embedder.projection is not None:
-            raise ValueError(f"{preset!r} has a projection layer; SentenceClassifier heads sit on plain encoders.")
         model = cls(backbone=embedder.backbone, preprocessor=embedder.preprocessor, class_names=class_names,
                     **{**config, **kwargs})
-        return attach_base(model, preset, lora_rank=lora_rank)
+        if find_entry(base) is None and local_path(base) is None:  # no preset to name: the whole encoder is saved
+            embedder.backbone.trainable = False
+            return model
+        return attach_base(model, base, lora_rank=lora_rank)
 
     # --- inference ---------------------------------------------------------------------
 

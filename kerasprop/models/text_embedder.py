@@ -369,6 +369,15 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
 
     # --- finetuning ------------------------------------------------------------------
 
+    def for_finetuning(self, task, params):
+        """Supervised text classification trains a `SentenceClassifier` head on this encoder (frozen)."""
+        if task != "text-classification" or not isinstance(params, dict) or "labels" not in params:
+            return self
+        from kerasprop.models.sentence_classifier import SentenceClassifier
+        from kerasprop.models.text_classifier import label_mapping
+
+        return SentenceClassifier.from_sentence_embedder(self, class_names=label_mapping(list(params["labels"])))
+
     def process_batch(self, params, task="text-vectorisation", variant=None, seed=0, **options):
         """Turns validated finetuning params into `(x, y)` for `fit`.
 

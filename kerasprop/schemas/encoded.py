@@ -4,6 +4,7 @@ import base64
 import binascii
 import os
 import re
+import stat
 
 from kerasprop.schemas.specs import describe
 
@@ -27,14 +28,33 @@ def read_encoded(value, key, kind):
     if match:
         return _decode(value[match.end():], key), "the base64 data"
     if len(value) < 1024 and os.path.exists(value):
-        if os.path.isdir(value):
-            raise ValueError(f"'{key}' names a folder, not an {kind} file: {value!r}.")
-        with open(value, "rb") as f:
-            return f.read(), f"the file {value!r}"
+        return read_file(value, key, kind), f"the file {value!r}"
     compact = "".join(value.split())
     if len(compact) >= 16 and _BASE64.match(compact):
         return _decode(compact, key), "the base64 data"
     raise ValueError(f"'{key}' is neither an existing {kind} file nor base64 {kind} data, got {describe(value)}.")
+
+
+#: The largest file read as an input (checked before reading); `KERASPROP_MAX_FILE_BYTES` changes it.
+MAX_FILE_BYTES = int(os.environ.get("KERASPROP_MAX_FILE_BYTES", 64 * 2**20))
+
+
+def read_file(path, key, kind):
+    """The bytes of the regular file `path`, refused before reading when it is not one or is over `MAX_FILE_BYTES`.
+
+    A FIFO, device or socket (`/dev/zero`, a named pipe) could block or never end, so only
+    regular files are read; their size is known before the read.
+    """
+    if os.path.isdir(path):
+        raise ValueError(f"'{key}' names a folder, not an {kind} file: {path!r}.")
+    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as f:
+        status = os.fstat(f.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError(f"'{key}' names {path!r}, which is not a regular file (a device, pipe or socket).")
+        if status.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"'{key}': the file {path!r} has {status.st_size:,} bytes, over the limit of "
+                             f"{MAX_FILE_BYTES:,} (KERASPROP_MAX_FILE_BYTES).")
+        return f.read(MAX_FILE_BYTES + 1)
 
 
 def _decode(data, key):

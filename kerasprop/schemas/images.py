@@ -49,6 +49,8 @@ def _from_bytes(raw, key, what):
         image.load()
     except UnidentifiedImageError:
         raise ValueError(f"'{key}': {what} is not an image in a format Pillow can read.") from None
+    except PILImage.DecompressionBombError as error:
+        raise ValueError(f"'{key}': {what} decodes to too many pixels ({error}).") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"'{key}': {what} is a broken image ({error}).") from None
     return image.convert("RGB")

