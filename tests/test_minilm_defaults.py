@@ -13,7 +13,7 @@ import pytest
 
 import kerasprop
 from kerasprop.hub import catalog
-from presets.recipes import common, minilm_emotion, minilm_qa
+from presets.recipes import common, minilm_emotion, minilm_ner, minilm_qa
 
 HELDOUT = minilm_qa.HELDOUT.parent
 
@@ -66,6 +66,16 @@ def test_emotion_default_answers_goemotions_labels_on_hand_written_sentences():
     assert quality["heldout_right"] >= lower_bound(card["heldout_right"], card["heldout_of"])
     labels = set(minilm_emotion.everyday_emotion.LABELS)
     assert all(set(answer.split(", ")) <= labels for answer in emotion(["Meh.", "WHAT?!", "ok thanks bye"]))
+
+
+def test_entity_default_finds_the_entities_of_hand_written_sentences():
+    ner = kerasprop.TokenClassification()
+    records = expected("minilm-ner")
+    quality, got = minilm_ner.evaluate(ner.model)
+    assert [r["output"] for r in got] == [r["output"] for r in records["token-classification"]]
+    card = records["quality"]
+    assert quality["entities_right"] >= lower_bound(card["entities_right"], card["entities_gold"])
+    assert quality["entities_predicted"] <= card["entities_predicted"] + 1
 
 
 #: Measured with the commands in README's "Bundled presets": 7 of 8 facts kept, 20 of 20 zero-shot.

@@ -28,6 +28,7 @@ BUNDLED = {
     "bert-tiny-squad": ("extractive-qa",),
     "minilm-qa": ("qa", "extractive-qa"),
     "minilm-emotion": ("emotion",),
+    "minilm-ner": ("token-classification",),
 }
 CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", "## How it was built",
                  "## Quality on held-out data")
@@ -255,11 +256,11 @@ def test_squad_reproduces_the_recorded_answers_and_reaches_the_card():
     assert bert_squad.exact_match(answers, examples) >= lower_bound(records["quality"]["exact_match"])
 
 
-def test_offline_span_task_classes_use_the_bundled_berts(monkeypatch):
+def test_span_task_classes_load_the_small_berts_by_name():
     import kerasprop
 
-    monkeypatch.setenv("KERASPROP_OFFLINE", "1")
     ner = expected("bert-tiny-ner")["token-classification"][0]
-    assert _without_scores(kerasprop.TokenClassification()(ner["input"]["text"])) == _without_scores(ner["output"])
+    tagger = kerasprop.TokenClassification("bert-tiny-ner")
+    assert _without_scores(tagger(ner["input"]["text"])) == _without_scores(ner["output"])
     qa = expected("bert-tiny-squad")["extractive-qa"][0]
-    assert kerasprop.ExtractiveQA()(**qa["input"])["answer"] == qa["output"]["answer"]
+    assert kerasprop.ExtractiveQA("bert-tiny-squad")(**qa["input"])["answer"] == qa["output"]["answer"]

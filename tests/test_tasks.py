@@ -77,6 +77,8 @@ def test_default_models_are_bundled_and_chosen_without_any_network(monkeypatch):
     assert kerasprop.Summarisation.choose_default_model() == "all-minilm-l6-v2"
     assert kerasprop.QA.choose_default_model() == "minilm-qa"
     assert kerasprop.ExtractiveQA.choose_default_model() == "minilm-qa"
+    assert kerasprop.Emotion.choose_default_model() == "minilm-emotion"
+    assert kerasprop.TokenClassification.choose_default_model() == "minilm-ner"
     # backprop's defaults stay one name away.
     assert kerasprop.QA.hub_model == "t5-base-qa-summary-emotion"
     assert kerasprop.TextVectorisation.hub_model == "msmarco-distilroberta-base-v2"

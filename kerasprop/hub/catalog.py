@@ -335,6 +335,13 @@ ENTRIES = [
         license="apache-2.0", source="presets/recipes/minilm_emotion.py (generated sentences on the real MiniLM weights)",
     ),
     CatalogEntry(
+        "minilm-ner", _TOKEN_CLASSIFIER, "bundled:minilm-ner", tasks=("token-classification",),
+        finetunable_tasks=("token-classification",),
+        description="all-MiniLM-L6-v2 (bundled, offline) with LoRA adapters and a tag head: persons, places and "
+                    "organisations (CoNLL tags).",
+        license="apache-2.0", source="presets/recipes/minilm_ner.py (generated sentences on the real MiniLM weights)",
+    ),
+    CatalogEntry(
         "minilm-qa", _EXTRACTIVE_QA, "bundled:minilm-qa", tasks=("qa", "extractive-qa"),
         finetunable_tasks=("qa", "extractive-qa"),
         description="all-MiniLM-L6-v2 (bundled, offline) with LoRA adapters and a span head: answers questions "

@@ -320,7 +320,7 @@ class TokenClassification(Task):
     """
 
     task = "token-classification"
-    default_model = "bert-tiny-ner"
+    default_model = "minilm-ner"
     hub_model = None
 
     def __call__(self, text, aggregation=None, ignore_labels=None, stride=None):
