@@ -372,5 +372,11 @@ def test_train_never_replaces_a_saved_model_unless_asked_and_allowed(text_server
     form = aiohttp.FormData()
     form.add_field("data", b"texts,labels\nfine,positive\n", filename="data.csv", content_type="text/csv")
     form.add_field("overwrite", "true")
-    status, body = server.call("POST", TRAIN, data=form)
-    assert status == 422 and "KERASPROP_ALLOW_OVERWRITE" in json.dumps(body)
+    status, started = server.call("POST", TRAIN, data=form)
+    assert status == 200 and started["status"] == "running"
+    for _ in range(300):
+        status, training = server.call("GET", TRAIN + started["uuid"])
+        if training["status"] != "running":
+            break
+        server.loop.run_until_complete(asyncio.sleep(0.2))
+    assert training["status"] == "error" and "KERASPROP_ALLOW_OVERWRITE" in training["message"]

@@ -56,50 +56,15 @@ _EVENTS = (
 _ADJECTIVES = "a great success|a difficult project|good news for the city|an important step|a big surprise".split("|")
 
 
-_ORGANISATION_KINDS = "Robotics Bank Foods Energy Airlines Telecom Software Shipping Group Trust Labs Motors".split()
-
-
-def _invented_words(seed, count):
-    """`count` distinct made-up capitalised words of two or three syllables ("Belodan", "Kirva")."""
-    rng = random.Random(seed)
-    onsets = "b d f g h k l m n p r s t v z br dr gr kl st".split()
-    held = {w.lower() for w in _HELDOUT_FIRST_NAMES + _HELDOUT_SURNAMES + _HELDOUT_CITIES}
-    words = set()
-    while len(words) < count:
-        syllables = [rng.choice(onsets) + rng.choice("aeiou") for _ in range(rng.randint(2, 3))]
-        word = "".join(syllables) + rng.choice(("", "", "n", "r", "l", "s"))
-        if word not in held:
-            words.add(word.capitalize())
-    return sorted(words)
-
-
-#: Made-up names, surnames, cities and organisations that only training uses: with far more
-#: distinct strings than the real pools, the model learns to copy what the text says rather than
-#: to recall a few memorised names.
-_INVENTED_FIRST_NAMES = _invented_words(1, 300)
-_INVENTED_FEMALE = set(_INVENTED_FIRST_NAMES[::2])
-_INVENTED_SURNAMES = _invented_words(2, 150)
-_INVENTED_CITIES = _invented_words(3, 200)
-_INVENTED_ORGANISATIONS = [
-    f"{word} {_ORGANISATION_KINDS[i % len(_ORGANISATION_KINDS)]}" for i, word in enumerate(_invented_words(4, 120))
-]
-
-
 def _pools(split):
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-    if split == "heldout":
-        return {
-            "first": _HELDOUT_FIRST_NAMES,
-            "surname": _HELDOUT_SURNAMES,
-            "city": _HELDOUT_CITIES,
-            "org": _HELDOUT_ORGANISATIONS,
-        }
+    held = split == "heldout"
     return {
-        "first": _FIRST_NAMES + _INVENTED_FIRST_NAMES,
-        "surname": _SURNAMES + _INVENTED_SURNAMES,
-        "city": _CITIES + _INVENTED_CITIES,
-        "org": _ORGANISATIONS + _INVENTED_ORGANISATIONS,
+        "first": _HELDOUT_FIRST_NAMES if held else _FIRST_NAMES,
+        "surname": _HELDOUT_SURNAMES if held else _SURNAMES,
+        "city": _HELDOUT_CITIES if held else _CITIES,
+        "org": _HELDOUT_ORGANISATIONS if held else _ORGANISATIONS,
     }
 
 
@@ -146,7 +111,7 @@ def _person(rng, pools, taken):
     return {
         "name": first,
         "full": f"{first} {rng.choice(pools['surname'])}",
-        "gender": "f" if first in _FEMALE or first in _INVENTED_FEMALE else "m",
+        "gender": "f" if first in _FEMALE else "m",
         "city": rng.choice(pools["city"]),
         "job": job,
         "a_job": ("an " if job[0] in "aeiou" else "a ") + job,
@@ -160,27 +125,21 @@ def _answer(person, fact):
     return person["date"] if fact == "date" else person[fact]
 
 
-def qa_examples(rng, count, split="train", people_per_context=(2,), facts_per_person=None):
+def qa_examples(rng, count, split="train"):
     """`count` dicts with `question`, `context`, `prev_qa` ([(q, a)], maybe empty) and `answer`.
 
-    Each context describes a number of people drawn from `people_per_context`;
-    a third of the questions are follow-ups that name the person only through
-    the previous question. With `facts_per_person=k`, every person in a
-    context gets the same `k` kinds of fact (a short context in which only the
-    names tell the people apart); by default each person gets all of them.
+    Contexts describe two people; a third of the questions are
+    follow-ups that name the person only through the previous question.
     """
     pools = _pools(split)
     examples = []
     for _ in range(count):
         taken = set()
-        size = people_per_context[0] if len(people_per_context) == 1 else rng.choice(people_per_context)
-        people = [_person(rng, pools, taken) for _ in range(size)]
-        kinds = sorted(_FACTS) if facts_per_person is None else sorted(rng.sample(sorted(_FACTS), k=facts_per_person))
-        questions = sorted(q for q in _QUESTIONS if (q if q != "date" else "object") in kinds)
+        people = [_person(rng, pools, taken) for _ in range(2)]
         sentences = []
         for person in people:
-            intro = f"{person['full']} is {person['a_job']}." if rng.random() < 0.3 and "job" in kinds else None
-            facts = rng.sample(kinds, k=len(kinds))
+            intro = f"{person['full']} is {person['a_job']}." if rng.random() < 0.3 else None
+            facts = rng.sample(sorted(_FACTS), k=len(_FACTS))
             for fact in facts:
                 if fact == "job" and intro:
                     sentences.append(intro)
@@ -188,17 +147,17 @@ def qa_examples(rng, count, split="train", people_per_context=(2,), facts_per_pe
                     sentences.append(rng.choice(_FACTS[fact]).format(**person))
         context = " ".join(sentences)
         target = rng.choice(people)
-        fact = rng.choice(questions)
+        fact = rng.choice(sorted(_QUESTIONS))
         prev_qa = []
-        if rng.random() < 0.35 and len(questions) > 1:
-            first_fact = rng.choice([f for f in questions if f != fact])
+        if rng.random() < 0.35:
+            first_fact = rng.choice([f for f in sorted(_QUESTIONS) if f != fact])
             prev_qa.append((rng.choice(_QUESTIONS[first_fact]).format(**target), _answer(target, first_fact)))
             pronoun, possessive = _PRONOUNS[target["gender"]]
             question = rng.choice(_FOLLOW_UPS[fact]).format(pronoun=pronoun, possessive=possessive)
         else:
             if rng.random() < 0.3:
                 other = rng.choice(people)
-                other_fact = rng.choice(questions)
+                other_fact = rng.choice(sorted(_QUESTIONS))
                 prev_qa.append((rng.choice(_QUESTIONS[other_fact]).format(**other), _answer(other, other_fact)))
             question = rng.choice(_QUESTIONS[fact]).format(**target)
         examples.append(
@@ -209,7 +168,7 @@ def qa_examples(rng, count, split="train", people_per_context=(2,), facts_per_pe
 
 # === Emotion ===
 
-#: GoEmotions labels, each with its own phrasings (all used in training) and cue words.
+#: GoEmotions labels and phrasings: the first ones train, the last two are held out.
 _EMOTION_TEMPLATES = {
     "joy": (
         "I am so happy that {event} finally opened!", "What a wonderful day, {event} opened near us.",
@@ -273,36 +232,7 @@ _EMOTION_TEMPLATES = {
     ),
 }
 EMOTIONS = tuple(_EMOTION_TEMPLATES)
-
-#: Words and phrases that carry each emotion, fitted into the sentence frames below.
-_EMOTION_CUES = {
-    "joy": ("so happy", "delighted", "thrilled", "overjoyed", "really glad", "full of joy"),
-    "anger": ("furious", "so angry", "livid", "fed up", "outraged", "really mad"),
-    "sadness": ("so sad", "heartbroken", "gloomy", "miserable", "deeply unhappy", "close to tears"),
-    "fear": ("scared", "terrified", "afraid", "frightened", "nervous", "anxious"),
-    "surprise": ("amazed", "shocked", "astonished", "stunned", "so surprised", "speechless"),
-    "gratitude": ("grateful", "thankful", "so thankful", "deeply grateful", "full of thanks", "really grateful"),
-    "love": ("lovestruck", "smitten", "full of love", "head over heels", "so in love", "adoring"),
-    "disgust": ("disgusted", "sickened", "repulsed", "grossed out", "revolted", "nauseated"),
-    "curiosity": ("curious", "intrigued", "so curious", "eager to learn more", "inquisitive", "full of questions"),
-    "admiration": ("impressed", "in awe", "full of admiration", "so impressed", "deeply impressed", "awestruck"),
-    "disappointment": ("disappointed", "let down", "underwhelmed", "so disappointed", "dissatisfied",
-                       "really disappointed"),
-}
-#: Sentence frames for the cue words; the last two are held out, so held-out sentences are new
-#: sentences that carry cue words the model has seen.
-_EMOTION_FRAMES = (
-    "I am {cue} about {event}.", "{event} left me {cue}.", "I felt {cue} when I saw {event}.",
-    "Everyone here is {cue} because of {event}.", "Seeing {event} made me {cue}.", "We were {cue} to hear about {event}.",
-    "Honestly, {event} has made me {cue}.", "My friends and I were {cue} after visiting {event}.",
-)
-#: Plain statements with no emotion: the `neutral` frames; the last two are held out.
-_NEUTRAL_FRAMES = _EMOTION_TEMPLATES["neutral"] + (
-    "{event} closes at six in the evening.", "The road to {event} was repaired last year.",
-    "Our school visited {event} on a Tuesday.", "{event} has two entrances and a small cafe.",
-    "The entrance to {event} is on the east side.", "A new path leads from the river to {event}.",
-)
-_HELDOUT_FRAMES = 2
+_HELDOUT_TEMPLATES_PER_EMOTION = 2
 
 
 def _event_phrase(rng, pools):
@@ -310,26 +240,16 @@ def _event_phrase(rng, pools):
     return rng.choice((event, f"{event} in {rng.choice(pools['city'])}", event.replace("a ", "the ", 1)))
 
 
-def _emotion_template(rng, emotion, split):
-    """A sentence template for `emotion`: training draws its phrasings or a training frame with a cue
-    word; held-out draws a held-out frame."""
-    held = split == "heldout"
-    if emotion == "neutral":
-        frames = _NEUTRAL_FRAMES[-_HELDOUT_FRAMES:] if held else _NEUTRAL_FRAMES[:-_HELDOUT_FRAMES]
-        return rng.choice(frames)
-    frames = _EMOTION_FRAMES[-_HELDOUT_FRAMES:] if held else _EMOTION_FRAMES[:-_HELDOUT_FRAMES]
-    if not held and rng.random() < 0.5:
-        return rng.choice(_EMOTION_TEMPLATES[emotion])
-    return rng.choice(frames).replace("{cue}", rng.choice(_EMOTION_CUES[emotion]))
-
-
 def emotion_examples(rng, count, split="train"):
     """`count` dicts with `text` and `emotion` (a GoEmotions label), balanced over `EMOTIONS`."""
     pools = _pools(split)
+    cut = -_HELDOUT_TEMPLATES_PER_EMOTION
     examples = []
     for i in range(count):
         emotion = EMOTIONS[i % len(EMOTIONS)]
-        text = _emotion_template(rng, emotion, split).format(event=_event_phrase(rng, pools))
+        templates = _EMOTION_TEMPLATES[emotion]
+        template = rng.choice(templates[cut:] if split == "heldout" else templates[:cut])
+        text = template.format(event=_event_phrase(rng, pools))
         examples.append({"text": text[0].upper() + text[1:], "emotion": emotion})
     rng.shuffle(examples)
     return examples
