@@ -120,12 +120,11 @@ def test_t5_summaries_are_shorter_and_keep_key_facts(t5):
     assert recall >= lower_bound(card["summary_key_fact_recall"])
 
 
-def test_offline_task_classes_use_the_bundled_t5(monkeypatch):
+def test_task_classes_load_the_bundled_t5_by_name():
     import kerasprop
 
-    monkeypatch.setenv("KERASPROP_OFFLINE", "1")
     record = expected("t5-tiny-multitask")["emotion"][0]
-    assert kerasprop.Emotion()(record["input"]["text"]) == record["output"]
+    assert kerasprop.Emotion("t5-tiny-multitask")(record["input"]["text"]) == record["output"]
 
 
 # === gpt2-tiny-pydocs ===
