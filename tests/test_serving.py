@@ -311,17 +311,23 @@ def test_errors_raised_by_the_model_are_422_not_500(text_server):
     assert body == {"message": "'labels' cannot be given: this model scores its own labels ['negative', 'positive']."}
 
 
+def _finished_training(server, started):
+    """The train job's last state, polled until it stops running (at most a minute)."""
+    for _ in range(300):
+        status, training = server.call("GET", TRAIN + started["uuid"])
+        if training["status"] != "running":
+            break
+        server.loop.run_until_complete(asyncio.sleep(0.2))
+    return training
+
+
 def test_training_errors_are_reported_with_the_reason(text_server):
     server, _ = text_server
     form = aiohttp.FormData()
     form.add_field("data", b"texts,label\nfine,positive\n", filename="data.csv", content_type="text/csv")
     status, started = server.call("POST", TRAIN, data=form)
     assert status == 200 and started["status"] == "running"
-    for _ in range(300):
-        status, training = server.call("GET", TRAIN + started["uuid"])
-        if training["status"] != "running":
-            break
-        server.loop.run_until_complete(asyncio.sleep(0.2))
+    training = _finished_training(server, started)
     assert training["status"] == "error"
     assert "unknown column(s) ['label']" in training["message"]
     status, body = server.call("POST", TRAIN, data={"epochs": "2"})
@@ -374,9 +380,5 @@ def test_train_never_replaces_a_saved_model_unless_asked_and_allowed(text_server
     form.add_field("overwrite", "true")
     status, started = server.call("POST", TRAIN, data=form)
     assert status == 200 and started["status"] == "running"
-    for _ in range(300):
-        status, training = server.call("GET", TRAIN + started["uuid"])
-        if training["status"] != "running":
-            break
-        server.loop.run_until_complete(asyncio.sleep(0.2))
+    training = _finished_training(server, started)
     assert training["status"] == "error" and "KERASPROP_ALLOW_OVERWRITE" in training["message"]
