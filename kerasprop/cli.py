@@ -10,6 +10,7 @@
 
 import argparse
 import json
+import logging
 import os
 import sys
 import threading
@@ -190,6 +191,8 @@ QUIET_MODULES = r"(keras|keras_hub|tensorflow|jax|torch|absl|google)(\.|$)"
 
 
 def main(argv=None):
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3":  # TensorFlow's Python log too (retracing notes on new input shapes)
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
