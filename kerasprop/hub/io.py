@@ -16,7 +16,9 @@ import pathlib
 import shutil
 import tempfile
 
-from kerasprop.hub.catalog import cache_dir, class_path, close_matches, import_class
+from kerasprop.hub import folders
+from kerasprop.hub.catalog import cache_dir, class_path, close_matches
+from kerasprop.models import registered_name, resolve_model_class
 from kerasprop.models.base import BaseModel, check_name, check_tasks
 from kerasprop.schemas.specs import describe
 
@@ -55,7 +57,7 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
     model.set_contract(name=name, description=description, tasks=tasks, details=details)
     meta = {
         "format_version": FORMAT_VERSION,
-        "class": class_path(type(model)),
+        "class": _class_name(type(model)),
         "storage": "preset" if hasattr(model, "save_to_preset") else "dill",
         "name": model.name,
         "description": model.description,
@@ -109,10 +111,15 @@ def find_saved(name_or_path):
     return None
 
 
-def load(name_or_path, allow_pickle=False, **kwargs):
+def load(name_or_path, allow_pickle=False, allowed_classes=(), **kwargs):
     """Loads a model saved with `kerasprop.save` (by name or folder) to the same class.
 
-    Models stored with dill load only with `allow_pickle=True`.
+    The class is resolved by its registered name among kerasprop's model
+    classes and those registered in this process; a class of your own that is
+    not registered loads only when listed in `allowed_classes`. Nothing the
+    folder names is imported. Models stored with dill load only with
+    `allow_pickle=True`. A broken folder raises a `ValueError` naming it and
+    its broken part.
 
     Example:
     >>> import kerasprop
@@ -125,9 +132,8 @@ def load(name_or_path, allow_pickle=False, **kwargs):
         close = close_matches(name_or_path, extra=_saved_names())
         hint = f" Close matches: {close}." if close else ""
         raise ValueError(f"Model '{name_or_path}' not found (no {CONFIG_FILE} there or in {cache_dir()}).{hint}")
-    with open(folder / CONFIG_FILE) as f:
-        meta = json.load(f)
-    if meta.get("storage") == "dill":
+    meta = _read_meta(folder)
+    if meta["storage"] == "dill":
         if not allow_pickle:
             raise ValueError(
                 f"Model '{name_or_path}' is stored as a dill pickle, which runs code when loaded. "
@@ -135,14 +141,48 @@ def load(name_or_path, allow_pickle=False, **kwargs):
             )
         import dill
 
-        with open(folder / PICKLE_FILE, "rb") as f:
+        with folders.loading(folder), open(folder / PICKLE_FILE, "rb") as f:
             model = dill.load(f)
     else:
-        cls = import_class(meta["class"])
-        model = cls.from_preset(str(folder), **kwargs)
+        cls = resolve_model_class(meta["class"], allowed_classes)
+        if cls is None:
+            raise ValueError(
+                f"{CONFIG_FILE} in {str(folder)!r} names the class {meta['class']!r}, which is not a kerasprop model "
+                "class; kerasprop imports nothing a folder names. If it is a class of your own that you trust, "
+                "import it and pass allowed_classes=[TheClass]."
+            )
+        folders.check_preset_folder(folder)
+        with folders.loading(folder):
+            model = cls.from_preset(str(folder), **kwargs)
     model.set_contract(name=meta["name"], description=meta["description"], tasks=meta["tasks"],
                        details=meta.get("details") or {})
     return model
+
+
+def _class_name(cls):
+    """What `kerasprop.json` records: the registered name (`kerasprop>Class`), else `module:Class`."""
+    name = registered_name(cls)
+    return name if ">" in name else class_path(cls)
+
+
+#: The entries `kerasprop.json` must have, and their types.
+_META_TYPES = {"class": str, "storage": str, "name": str, "description": str, "tasks": list}
+
+
+def _read_meta(folder):
+    meta = folders.read_json(folder, CONFIG_FILE)
+    for key, kind in _META_TYPES.items():
+        if not isinstance(meta.get(key), kind):
+            raise folders.BrokenFolderError(
+                f"{CONFIG_FILE} in {str(folder)!r} has no valid {key!r} entry (a {kind.__name__} is needed)."
+            )
+    if not isinstance(meta.get("details", {}), dict):
+        raise folders.BrokenFolderError(f"{CONFIG_FILE} in {str(folder)!r} has 'details' that are not a JSON object.")
+    if meta["storage"] not in ("preset", "dill"):
+        raise folders.BrokenFolderError(
+            f"{CONFIG_FILE} in {str(folder)!r} has storage {meta['storage']!r}; expected 'preset' or 'dill'."
+        )
+    return meta
 
 
 def _saved_names():

@@ -57,6 +57,51 @@ _FORMER = {
 __all__ = sorted(_LAZY)
 
 
+def registered_name(cls):
+    """The name a saved folder records for a model class: Keras' registered name (`kerasprop>Class`)."""
+    import keras
+
+    return keras.saving.get_registered_name(cls)
+
+
+def resolve_model_class(name, allowed_classes=()):
+    """The model class a saved folder names, resolved without importing anything the folder chooses.
+
+    `name` is a registered name (`kerasprop>Seq2SeqLM`) or, in folders saved
+    before registered names were recorded, a `module:Class` path of a kerasprop
+    module. Only kerasprop's own model classes resolve, model classes already
+    registered with Keras in this process (by code the user imported), and the
+    classes the caller lists in `allowed_classes` (like Keras'
+    `custom_objects`): a tampered folder cannot make `load` import a module of
+    its choice. Returns `None` when `name` is none of these.
+
+    Example:
+    >>> from kerasprop.models import resolve_model_class
+    >>> resolve_model_class("kerasprop>Seq2SeqLM").__name__
+    'Seq2SeqLM'
+    """
+    import keras
+
+    from kerasprop.models.base import BaseModel
+
+    if not isinstance(name, str):
+        return None
+    for cls in allowed_classes:
+        if name in (registered_name(cls), f"{cls.__module__}:{cls.__qualname__}"):
+            return cls
+    if ">" in name:
+        package, _, class_name = name.partition(">")
+    else:  # module:Class, of a kerasprop module
+        module, _, class_name = name.partition(":")
+        package = module.partition(".")[0]
+    if package == "kerasprop" and class_name in {**_LAZY, **_FORMER}:
+        importlib.import_module(_LAZY.get(class_name) or _FORMER[class_name])  # registers the class
+        name = f"kerasprop>{class_name}"
+    registered = keras.saving.get_registered_object(name) if ">" in name else None
+    # Registered by kerasprop, or in this process by code the user imported.
+    return registered if isinstance(registered, type) and issubclass(registered, BaseModel) else None
+
+
 def __getattr__(name):
     if name in _LAZY or name in _FORMER:
         return getattr(importlib.import_module(_LAZY.get(name) or _FORMER[name]), name)

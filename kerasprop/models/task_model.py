@@ -17,6 +17,7 @@ The class stays a Keras `Task` (`from_preset`, `compile`, `fit`, `generate`,
 survive `save_to_preset` / `from_preset`.
 """
 
+import contextlib
 import os
 import warnings
 
@@ -26,6 +27,7 @@ from keras_hub.src.utils.preset_utils import builtin_presets
 from keras_hub.src.utils.python_utils import classproperty
 
 from kerasprop.hub import catalog as _catalog
+from kerasprop.hub.folders import check_preset_folder, is_keras_folder, loading
 from kerasprop.models.base_backbone import drop_optimizer_state, is_delta_preset, load_delta, save_delta
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.base import BaseModel, check_name
@@ -84,10 +86,13 @@ class KerasTaskModel(BaseModel):
             return cls.family_class(preset).from_preset(preset, load_weights=load_weights, **kwargs)
         entry = _catalog.find_entry(preset) if isinstance(preset, str) else None
         folder = _catalog.resolve_handle(preset)
-        if is_delta_preset(folder):
-            model = load_delta(cls, folder, **kwargs)
-        else:
-            model = super(BaseModel, cls).from_preset(folder, load_weights=load_weights, **kwargs)
+        if is_keras_folder(folder):
+            check_preset_folder(folder)
+        with loading(folder) if os.path.isdir(folder) else contextlib.nullcontext():
+            if is_delta_preset(folder):
+                model = load_delta(cls, folder, **kwargs)
+            else:
+                model = super(BaseModel, cls).from_preset(folder, load_weights=load_weights, **kwargs)
         if entry is not None and isinstance(model, KerasTaskModel):
             model.set_contract(name=entry.name, tasks=list(entry.tasks), description=entry.description)
         return model
