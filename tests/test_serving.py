@@ -125,6 +125,13 @@ def test_configuration_from_the_environment():
         DeepaasModel.from_environment({"KERASPROP_MODEL": "t5-small"})
     with pytest.raises(ValueError, match="Did you mean 'summarisation'"):
         DeepaasModel.from_environment({"KERASPROP_TASK": "summarization"})
+    # Classes of the operator's own that saved models may name (folders never choose what is imported).
+    allowing = DeepaasModel.from_environment({"KERASPROP_TASK": "summarisation",
+                                              "KERASPROP_ALLOWED_CLASSES": "my_models:Summariser, my.pkg:Other"})
+    assert allowing.allowed_classes == ("my_models:Summariser", "my.pkg:Other")
+    assert DeepaasModel.from_environment(allowing.environment()).allowed_classes == allowing.allowed_classes
+    with pytest.raises(ValueError, match=r"'module:Class', got 'os.system\(1\)' \(from KERASPROP_ALLOWED_CLASSES\)"):
+        DeepaasModel.from_environment({"KERASPROP_TASK": "summarisation", "KERASPROP_ALLOWED_CLASSES": "os.system(1)"})
     # The model is checked before anything is loaded or served.
     with pytest.raises(ValueError, match=r"Model 't5-smal' not found.*Close matches: \['t5-small'"):
         DeepaasModel("summarisation", "t5-smal")
@@ -249,7 +256,7 @@ def text_server(tmp_path_factory):
     folder = kerasprop.save(model, path=root / "tiny-text-classifier")
     server = InProcessDeepaas(
         {"KERASPROP_TASK": "text-classification", "KERASPROP_MODEL": folder,
-         "KERASPROP_HOME": str(root / "home")},
+         "KERASPROP_HOME": str(root / "home"), "KERASPROP_ALLOWED_CLASSES": "test_serving_models:ServingTextClassifier"},
         write_entry_points(root / "entry-points"),
     )
     yield server, model

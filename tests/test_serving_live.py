@@ -63,7 +63,8 @@ def test_deepaas_run_predicts_documents_and_trains(tmp_path, live):
     deepaas_run = os.path.join(os.path.dirname(sys.executable), "deepaas-run")
     server = live(
         [deepaas_run, "--listen-ip", "127.0.0.1", "--listen-port", str(port), "--model-name", "kerasprop"],
-        _environment(tmp_path, KERASPROP_TASK="text-classification", KERASPROP_MODEL=folder),
+        _environment(tmp_path, KERASPROP_TASK="text-classification", KERASPROP_MODEL=folder,
+                     KERASPROP_ALLOWED_CLASSES="test_serving_models:ServingTextClassifier"),
         port,
     )
     listing = server.wait_until_listed()

@@ -5,7 +5,9 @@ DEEPaaS finds the adapter through the `deepaas.v2.model` entry point
 `KERASPROP_TASK` (the task string), `KERASPROP_MODEL` (a catalog name, alias,
 saved name or folder; the task's bundled default when unset) and
 `KERASPROP_ALLOW_PICKLE=1` to serve models saved as dill pickles, and
-`KERASPROP_ALLOW_OVERWRITE=1` to let train requests replace a saved model (`overwrite: true`).
+`KERASPROP_ALLOW_OVERWRITE=1` to let train requests replace a saved model (`overwrite: true`), and
+`KERASPROP_ALLOWED_CLASSES` (comma-separated `module:Class` paths) to serve a saved model of a class of
+the operator's own: a saved folder never chooses what is imported (`kerasprop.load`).
 
 DEEPaaS runs `warm`, `predict` and `train` in spawned worker processes and
 pickles the adapter on every call, so the adapter holds only its settings; the
@@ -39,6 +41,7 @@ TASK_VARIABLE = "KERASPROP_TASK"
 MODEL_VARIABLE = "KERASPROP_MODEL"
 PICKLE_VARIABLE = "KERASPROP_ALLOW_PICKLE"
 OVERWRITE_VARIABLE = "KERASPROP_ALLOW_OVERWRITE"
+CLASSES_VARIABLE = "KERASPROP_ALLOWED_CLASSES"
 
 #: The training engine's options, offered beside the task's finetuning options.
 TRAINING_OPTIONS = (
@@ -91,7 +94,7 @@ class DeepaasModel:
     """
 
     def __init__(self, task, model=None, allow_pickle=False, max_items=64, max_text_length=100_000,
-                 allow_overwrite=False):
+                 allow_overwrite=False, allowed_classes=()):
         self.task_schema = get_schema(task)
         self.task = task
         self.model_name = model if model is not None else default_model(task)
@@ -102,6 +105,7 @@ class DeepaasModel:
             raise ValueError(f"Model '{self.model_name}' does not serve '{task}'; its tasks are {list(tasks)}.")
         self.allow_pickle = bool(allow_pickle)
         self.allow_overwrite = bool(allow_overwrite)
+        self.allowed_classes = _class_paths(allowed_classes)
         self.max_items = max_items
         self.max_text_length = max_text_length
 
@@ -117,7 +121,8 @@ class DeepaasModel:
                 f"and {MODEL_VARIABLE} to the model (default: the task's first catalog model)."
             )
         return cls(task, model, allow_pickle=environ.get(PICKLE_VARIABLE, "") in ("1", "true", "yes"),
-                   allow_overwrite=environ.get(OVERWRITE_VARIABLE, "") in ("1", "true", "yes"))
+                   allow_overwrite=environ.get(OVERWRITE_VARIABLE, "") in ("1", "true", "yes"),
+                   allowed_classes=[p for p in environ.get(CLASSES_VARIABLE, "").split(",") if p.strip()])
 
     def environment(self):
         """The environment variables that describe this adapter (for `from_environment`)."""
@@ -126,6 +131,7 @@ class DeepaasModel:
             MODEL_VARIABLE: self.model_name,
             PICKLE_VARIABLE: "1" if self.allow_pickle else "0",
             OVERWRITE_VARIABLE: "1" if self.allow_overwrite else "0",
+            CLASSES_VARIABLE: ",".join(self.allowed_classes),
         }
 
     def __repr__(self):
@@ -151,11 +157,12 @@ class DeepaasModel:
 
     def load_model(self):
         """Loads a fresh copy of the served model."""
-        from kerasprop.hub.io import load
+        from kerasprop.hub.io import find_saved, load
         from kerasprop.models import AutoModel
 
-        if catalog.find_entry(self.model_name) is None and self.allow_pickle:
-            return load(self.model_name, allow_pickle=True)
+        if catalog.find_entry(self.model_name) is None and find_saved(self.model_name) is not None:
+            allowed = [catalog.import_class(path) for path in self.allowed_classes]  # the operator's choice
+            return load(self.model_name, allow_pickle=self.allow_pickle, allowed_classes=allowed)
         return AutoModel.from_pretrained(self.model_name)
 
     # The DEEPaaS V2 model API.
@@ -306,6 +313,18 @@ def _cell(spec, cell):
         return json.loads(cell)
     except ValueError:
         return cell
+
+
+def _class_paths(paths):
+    """`module:Class` paths the operator allows, checked for their form (they are imported when the model loads)."""
+    if isinstance(paths, str):
+        paths = [paths]
+    paths = tuple(p.strip() for p in paths)
+    for path in paths:
+        module, _, name = path.partition(":")
+        if not (module and name and all(part.isidentifier() for part in module.split(".") + name.split("."))):
+            raise ValueError(f"An allowed class is named 'module:Class', got {path!r} (from {CLASSES_VARIABLE}).")
+    return paths
 
 
 def _read_upload(upload):

@@ -22,6 +22,10 @@ def add_serve_command(subparsers):
     parser.add_argument("--workers", type=int, default=1, help="worker processes, each with its own model copy")
     parser.add_argument("--allow-pickle", action="store_true", help="serve a model saved as a dill pickle")
     parser.add_argument(
+        "--allow-class", action="append", default=[], metavar="MODULE:CLASS",
+        help="serve a saved model of this class of your own (repeatable; folders never choose what is imported)",
+    )
+    parser.add_argument(
         "--max-request-mb", type=float, default=32.0, help="largest request body in MiB (default: 32)"
     )
     parser.set_defaults(handler=serve_command)
@@ -32,7 +36,7 @@ def serve_command(args):
     """Runs DEEPaaS (blocking) for the task and model named by parsed `serve` arguments."""
     from kerasprop.serving.adapter import ENTRY_POINT, DeepaasModel
 
-    adapter = DeepaasModel(args.task, args.model, allow_pickle=args.allow_pickle)
+    adapter = DeepaasModel(args.task, args.model, allow_pickle=args.allow_pickle, allowed_classes=args.allow_class)
     if not any(ep.name == ENTRY_POINT for ep in importlib.metadata.entry_points(group="deepaas.v2.model")):
         raise RuntimeError(
             f"DEEPaaS finds models through installed entry points, and '{ENTRY_POINT}' is not registered: "
