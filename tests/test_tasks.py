@@ -113,3 +113,19 @@ def test_a_task_without_any_default_says_so_instead_of_naming_none(monkeypatch):
     with pytest.raises(RuntimeError, match="The task 'extractive-qa' has no default model. Pass a model") as error:
         kerasprop.ExtractiveQA()
     assert "None" not in str(error.value)
+
+
+def test_constructor_refuses_options_it_would_ignore():
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'devise'. Did you mean 'device'\?"):
+        kerasprop.TextVectorisation(devise="cpu")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'bogus_option'. It takes \['model', 'local'"):
+        kerasprop.TextVectorisation(bogus_option=1)
+    with pytest.raises(ValueError, match="runs every model locally"):
+        kerasprop.Emotion(local=False)
+    with pytest.raises(ValueError, match="runs every model locally"):
+        kerasprop.Emotion(api_key="secret")
+    with pytest.raises(ValueError, match="The device 'nonsense' is not available"):
+        kerasprop.TextClassification(tiny_text_classifier(), device="nonsense")
+    # backprop's own arguments and the loader's options are accepted.
+    model = tiny_text_classifier()
+    assert kerasprop.TextClassification(model, local=True, device="cpu").model is model

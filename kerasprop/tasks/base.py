@@ -31,6 +31,38 @@ def hub_reachable(timeout=1.0):
     return False
 
 
+#: What `Task(model, **options)` passes to the loader (`AutoModel.from_pretrained`, `kerasprop.load`).
+LOADER_OPTIONS = ("load_weights", "dtype", "allow_pickle", "allowed_classes")
+
+
+def _check_task_arguments(task_class, local, api_key, device, load_kwargs):
+    """Refuses what a task constructor would otherwise ignore: unknown options, a hosted API, a bad device."""
+    import difflib
+
+    for key in load_kwargs:
+        if key not in LOADER_OPTIONS:
+            known = ("model", "local", "api_key", "device", *LOADER_OPTIONS)
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise TypeError(f"{task_class}() got an unexpected keyword argument {key!r}.{hint} It takes {list(known)}.")
+    if not isinstance(local, bool):
+        raise TypeError(f"'local' must be True or False, got {describe(local)}.")
+    if api_key is not None or not local:
+        raise ValueError(
+            "kerasprop runs every model locally: backprop's hosted API (local=False, api_key=...) does not exist here."
+        )
+    if device is not None and not isinstance(device, str):
+        raise TypeError(f"'device' must be a device name such as 'cpu' or 'gpu:0', got {describe(device)}.")
+    if device is not None:
+        import keras
+
+        try:
+            with keras.device(device):
+                keras.ops.zeros(1)
+        except Exception as error:  # each backend raises its own type for a device it lacks
+            raise ValueError(f"The device {device!r} is not available on this machine ({str(error)[:150]}).") from None
+
+
 class Task:
     """Base class of the task classes.
 
@@ -38,19 +70,31 @@ class Task:
     preset used when no model is named: it is on this machine, so choosing it
     opens no network connection) and `hub_model` (backprop's default, a hub
     model loaded when named, e.g. `QA("t5-base-qa-summary-emotion")`).
+
+    The constructor takes backprop's arguments: `model`, `local` (always
+    True: models run here), `api_key` (never: there is no hosted API) and
+    `device` (a Keras device name such as `"cpu"` or `"gpu:0"`, where the
+    model is loaded), and the loader's options (`LOADER_OPTIONS`); anything
+    else is a `TypeError` naming it and its close matches.
     """
 
     task = None
     default_model = None
     hub_model = None
 
-    def __init__(self, model=None, **load_kwargs):
+    def __init__(self, model=None, local=True, api_key=None, device=None, **load_kwargs):
+        _check_task_arguments(type(self).__name__, local, api_key, device, load_kwargs)
         if model is None:
             model = self.choose_default_model()
         if isinstance(model, str):
+            import contextlib
+
+            import keras
+
             from kerasprop.models.auto import AutoModel
 
-            model = AutoModel.from_pretrained(model, aliases=self.aliases(), task=self.task, **load_kwargs)
+            with keras.device(device) if device else contextlib.nullcontext():
+                model = AutoModel.from_pretrained(model, aliases=self.aliases(), task=self.task, **load_kwargs)
         if not isinstance(model, BaseModel):
             raise TypeError(
                 f"{type(self).__name__} takes a model name or a kerasprop model, got {describe(model)}."
