@@ -302,6 +302,11 @@ def test_text_predict_matches_the_model_and_validates(text_server):
         ({"text": ["fine"], "top_k": -1}, "top_k", "'top_k' must be at least 0"),
         ({"text": ["fine"], "labels": ["yes", "yes"]}, "labels", "must not repeat items"),
         ({"text": ["x" * 100_001]}, "text", "Longer than maximum length"),
+        # No coercion: what the Python API refuses, HTTP refuses too.
+        ({"text": ["fine"], "top_k": 2.5}, "top_k", "Not a valid integer"),
+        ({"text": ["fine"], "top_k": True}, "top_k", "Not a valid integer"),
+        ({"text": ["fine"], "labels": "yes"}, "labels", "Not a valid list"),
+        ({"text": ["fine"], "lables": ["yes", "no"]}, "lables", "Unknown field"),
     ],
 )
 def test_bad_text_arguments_get_422_naming_the_field(text_server, arguments, field, words):
@@ -309,6 +314,19 @@ def test_bad_text_arguments_get_422_naming_the_field(text_server, arguments, fie
     status, body = server.call("POST", PREDICT, json=arguments)
     assert status == 422
     assert field in body and words in json.dumps(body[field])
+
+
+def test_unknown_keys_malformed_and_deeply_nested_bodies_are_4xx(text_server):
+    server, _ = text_server
+    status, body = server.call("POST", PREDICT, params=[("text", "fine"), ("colour", "red")])
+    assert status == 422 and "Unknown field" in json.dumps(body["colour"])
+    json_body = {"headers": {"Content-Type": "application/json"}}
+    status, body = server.call("POST", PREDICT, data="[" * 100_000 + "]" * 100_000, **json_body)
+    assert status == 400 and body == {"json": ["The JSON body is nested too deeply."]}
+    status, body = server.call("POST", PREDICT, data='{"text": ["fine"', **json_body)
+    assert status == 400 and "not valid JSON" in body["json"][0]
+    status, body = server.call("POST", PREDICT, data='{"text": ["fine"], "top_k": 1}', **json_body)
+    assert status == 200 and len(body["predictions"]) == 1
 
 
 def test_errors_raised_by_the_model_are_422_not_500(text_server):

@@ -398,5 +398,8 @@ def _origin(handle):
 def __getattr__(name):
     # The entry point `kerasprop.serving.adapter:model`, built when DEEPaaS loads it.
     if name == "model":
+        from kerasprop.serving.parser import install
+
+        install()  # DEEPaaS reads requests with it from now on (its routes are built after this)
         return DeepaasModel.from_environment()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,6 +40,38 @@ class SpecCheck(validate.Validator):
         return True
 
 
+class WholeNumber(fields.Integer):
+    """An integer as JSON sends it, or as digits in a query or form value: never a float cut short, never a boolean."""
+
+    def _validated(self, value):
+        if isinstance(value, (bool, float)) or (isinstance(value, str) and not value.strip().lstrip("+-").isdigit()):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class RealNumber(fields.Float):
+    """A number (JSON) or a numeric query/form value; never a boolean."""
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+#: The spellings of a boolean that JSON, query strings and forms use; nothing else (no 1, 'yes', 'on').
+TRUTHY = frozenset({True, "true", "True"})
+FALSY = frozenset({False, "false", "False"})
+
+
+class Inputs(fields.List):
+    """The inputs of a request: a list, or one input alone (as the Python API takes one text or a list)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Either(fields.Field):
     """A value that any one of several fields accepts (the first that does wins)."""
 
@@ -117,9 +149,9 @@ def spec_field(spec, max_text_length=None, validators=(), **kwargs):
             kwargs["validate"].insert(0, validate.Length(max=max_text_length))
         return fields.String(**kwargs)
     if isinstance(spec, Number):
-        return (fields.Integer if spec.integer else fields.Float)(**kwargs)
+        return (WholeNumber if spec.integer else RealNumber)(**kwargs)
     if isinstance(spec, Boolean):
-        return fields.Boolean(**kwargs)
+        return fields.Boolean(truthy=TRUTHY, falsy=FALSY, **kwargs)
     if isinstance(spec, Choice):
         kwargs["validate"].insert(0, validate.OneOf(spec.options))
         return fields.String(**kwargs)
@@ -158,7 +190,7 @@ def argument(field, many=False, max_items=None, max_text_length=None):
         return spec_field(field.spec, **options)
     if many:
         item = spec_field(field.spec, max_text_length, validators=[SpecCheck(field.key, field.spec)])
-        return fields.List(item, validate=validate.Length(min=1, max=max_items), **options)
+        return Inputs(item, validate=validate.Length(min=1, max=max_items), **options)
     return spec_field(field.spec, max_text_length, validators=[SpecCheck(field.key, field.spec)], **options)
 
 
