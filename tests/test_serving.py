@@ -156,6 +156,21 @@ def test_invalid_input_survives_pickling_as_a_422():
     assert json.loads(error.text) == {"message": "'text' must be a string"}
 
 
+def test_training_data_over_http_never_reads_server_paths(tmp_path, monkeypatch):
+    adapter = DeepaasModel("image-classification", "resnet-tiny-shapes")
+    monkeypatch.setattr(adapter, "load_model", lambda: pytest.fail("refused data must not reach the model"))
+    existing = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8)).save(existing)
+    answers = []
+    for path in (str(existing), str(tmp_path / "missing.png"), "/etc/passwd"):
+        data = UploadedText("data.json", json.dumps({"images": [path], "labels": ["circle"]}))
+        with pytest.raises(InvalidInput) as refused:
+            adapter.train(data=data, variant="single_label")
+        answers.append(json.loads(refused.value.text)["message"])
+    # The same answer whether the path exists or not: no file-existence oracle.
+    assert answers == [answers[0]] * 3 and "'images' item 0 is not base64 data" in answers[0]
+
+
 def test_training_params_from_json_and_csv():
     variant = get_schema("text-vectorisation").variant("triplet")
     from_csv = read_params(UploadedText("data.csv", 'texts,groups\nhello,1\n"a, b",2\n'), variant)

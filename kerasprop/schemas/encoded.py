@@ -35,6 +35,25 @@ def read_encoded(value, key, kind):
     raise ValueError(f"'{key}' is neither an existing {kind} file nor base64 {kind} data, got {describe(value)}.")
 
 
+def is_inline(value):
+    """Whether `value` is file content written out (base64 or a data URL), decided without touching the disk.
+
+    Servers accept only inline files in uploaded data: a path would read the
+    server's own files, and whether it exists must not show in the answer.
+
+    Example:
+
+    >>> is_inline("data:image/png;base64,iVBORw0KGgo="), is_inline("/etc/passwd")
+    (True, False)
+    """
+    if not isinstance(value, str):
+        return False
+    if _DATA_URL.match(value):
+        return True
+    compact = "".join(value.split())
+    return len(compact) >= 16 and bool(_BASE64.match(compact))
+
+
 #: The largest file read as an input (checked before reading); `KERASPROP_MAX_FILE_BYTES` changes it.
 MAX_FILE_BYTES = int(os.environ.get("KERASPROP_MAX_FILE_BYTES", 64 * 2**20))
 

@@ -32,6 +32,7 @@ from aiohttp import web
 
 from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, ITEM, Field, get_schema
+from kerasprop.schemas.encoded import is_inline
 from kerasprop.schemas.specs import Boolean, Integer, Number, Text, describe
 from kerasprop.serving import fields
 from kerasprop.training import finetune
@@ -247,6 +248,7 @@ class DeepaasModel:
         overwrite = bool(kwargs.pop("overwrite", False))
         training = {k: kwargs.pop(k, None) for k in ("epochs", "validation_split", "batch_size")}
         params = read_params(data, self.task_schema.variant(variant))
+        _refuse_file_paths(params, self.task_schema.variant(variant))
         if overwrite and not self.allow_overwrite:
             raise InvalidInput(f"'overwrite' is not allowed on this server (the operator sets {OVERWRITE_VARIABLE}=1).")
         try:
@@ -291,6 +293,20 @@ def read_params(upload, finetune_schema):
     if not isinstance(params, dict):
         raise InvalidInput(f"'data' must hold a JSON object of key -> list, got {describe(params)}.")
     return params
+
+
+def _refuse_file_paths(params, finetune_schema):
+    """Images and audio in uploaded training data must be inline (base64, data URLs): never server-side paths."""
+    for field in finetune_schema.fields:
+        if not isinstance(getattr(field.spec, "item", None), fields.FILE_SPECS):
+            continue
+        values = params.get(field.key)
+        for index, value in enumerate(values if isinstance(values, list) else []):
+            if isinstance(value, str) and not is_inline(value):
+                raise InvalidInput(
+                    f"'{field.key}' item {index} is not base64 data or a data: URL; training data sent over HTTP "
+                    "carries its files inline, and the server reads no paths of its own."
+                )
 
 
 def _params_from_csv(text, finetune_schema):
