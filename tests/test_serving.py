@@ -132,6 +132,20 @@ def test_configuration_from_the_environment():
     assert DeepaasModel.from_environment(allowing.environment()).allowed_classes == allowing.allowed_classes
     with pytest.raises(ValueError, match=r"'module:Class', got 'os.system\(1\)' \(from KERASPROP_ALLOWED_CLASSES\)"):
         DeepaasModel.from_environment({"KERASPROP_TASK": "summarisation", "KERASPROP_ALLOWED_CLASSES": "os.system(1)"})
+    # The most work a request may ask for: defaults, the operator's overrides, and what is refused.
+    limited = DeepaasModel.from_environment({"KERASPROP_TASK": "text-generation", "KERASPROP_LIMITS": "num_beams=2"})
+    assert limited.limits["num_beams"] == 2 and limited.limits["num_generations"] == 8
+    assert DeepaasModel.from_environment(limited.environment()).limits == limited.limits
+    load = marshmallow.Schema.from_dict(limited.get_predict_args())().load
+    assert load({"text": ["a"], "num_beams": 2, "num_generations": 8})["num_beams"] == 2
+    with pytest.raises(marshmallow.ValidationError) as refused:
+        load({"text": ["a"], "num_beams": 3, "num_generations": 1000})
+    assert refused.value.messages == {"num_beams": ["'num_beams' is at most 2 on this server."],
+                                      "num_generations": ["'num_generations' is at most 8 on this server."]}
+    with pytest.raises(ValueError, match=r"Unknown work limit\(s\) \['beams'\]"):
+        DeepaasModel.from_environment({"KERASPROP_TASK": "text-generation", "KERASPROP_LIMITS": "beams=2"})
+    with pytest.raises(ValueError, match="'option=integer' items, got 'num_beams=two'"):
+        DeepaasModel.from_environment({"KERASPROP_TASK": "text-generation", "KERASPROP_LIMITS": "num_beams=two"})
     # The model is checked before anything is loaded or served.
     with pytest.raises(ValueError, match=r"Model 't5-smal' not found.*Close matches: \['t5-small'"):
         DeepaasModel("summarisation", "t5-smal")

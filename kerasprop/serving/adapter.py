@@ -43,6 +43,12 @@ MODEL_VARIABLE = "KERASPROP_MODEL"
 PICKLE_VARIABLE = "KERASPROP_ALLOW_PICKLE"
 OVERWRITE_VARIABLE = "KERASPROP_ALLOW_OVERWRITE"
 CLASSES_VARIABLE = "KERASPROP_ALLOWED_CLASSES"
+LIMITS_VARIABLE = "KERASPROP_LIMITS"
+
+#: The most work one predict request may ask for, by option (the operator changes them with KERASPROP_LIMITS).
+#: Without them `num_generations: 1000` asks one worker for gigabytes.
+WORK_LIMITS = {"num_generations": 8, "num_beams": 8, "max_length": 512, "min_length": 512, "max_seq_len": 512,
+               "max_answer_len": 128}
 
 #: The training engine's options, offered beside the task's finetuning options.
 TRAINING_OPTIONS = (
@@ -87,6 +93,10 @@ class DeepaasModel:
         allow_pickle: serve a model saved as a dill pickle (unpickling runs code).
         max_items: most inputs in one predict request.
         max_text_length: most characters in one string of a predict request.
+        allow_overwrite: let train requests replace a saved model (`overwrite: true`).
+        allowed_classes: `module:Class` paths of the operator's own model classes that saved models may name.
+        limits: the most work one request may ask for, option -> largest value
+            (`WORK_LIMITS` overridden; `KERASPROP_LIMITS="num_beams=4,max_length=256"`).
 
     Example:
     >>> adapter = DeepaasModel("text-classification", "bart-large-mnli")
@@ -95,7 +105,7 @@ class DeepaasModel:
     """
 
     def __init__(self, task, model=None, allow_pickle=False, max_items=64, max_text_length=100_000,
-                 allow_overwrite=False, allowed_classes=()):
+                 allow_overwrite=False, allowed_classes=(), limits=None):
         self.task_schema = get_schema(task)
         self.task = task
         self.model_name = model if model is not None else default_model(task)
@@ -107,6 +117,7 @@ class DeepaasModel:
         self.allow_pickle = bool(allow_pickle)
         self.allow_overwrite = bool(allow_overwrite)
         self.allowed_classes = _class_paths(allowed_classes)
+        self.limits = _work_limits(limits or {})
         self.max_items = max_items
         self.max_text_length = max_text_length
 
@@ -123,7 +134,8 @@ class DeepaasModel:
             )
         return cls(task, model, allow_pickle=environ.get(PICKLE_VARIABLE, "") in ("1", "true", "yes"),
                    allow_overwrite=environ.get(OVERWRITE_VARIABLE, "") in ("1", "true", "yes"),
-                   allowed_classes=[p for p in environ.get(CLASSES_VARIABLE, "").split(",") if p.strip()])
+                   allowed_classes=[p for p in environ.get(CLASSES_VARIABLE, "").split(",") if p.strip()],
+                   limits=parse_limits(environ.get(LIMITS_VARIABLE, "")))
 
     def environment(self):
         """The environment variables that describe this adapter (for `from_environment`)."""
@@ -133,6 +145,7 @@ class DeepaasModel:
             PICKLE_VARIABLE: "1" if self.allow_pickle else "0",
             OVERWRITE_VARIABLE: "1" if self.allow_overwrite else "0",
             CLASSES_VARIABLE: ",".join(self.allowed_classes),
+            LIMITS_VARIABLE: ",".join(f"{k}={v}" for k, v in self.limits.items()),
         }
 
     def __repr__(self):
@@ -194,7 +207,7 @@ class DeepaasModel:
 
     def get_predict_args(self):
         """The predict arguments, derived from the task schema."""
-        return fields.predict_arguments(self.task_schema, self.max_items, self.max_text_length)
+        return fields.predict_arguments(self.task_schema, self.max_items, self.max_text_length, self.limits)
 
     def get_train_args(self):
         """The train arguments: the params file, the variant and the finetuning options."""
@@ -329,6 +342,28 @@ def _cell(spec, cell):
         return json.loads(cell)
     except ValueError:
         return cell
+
+
+def _work_limits(overrides):
+    """`WORK_LIMITS` with the operator's `overrides` (option -> positive integer), checked."""
+    unknown = sorted(set(overrides) - set(WORK_LIMITS))
+    if unknown:
+        raise ValueError(f"Unknown work limit(s) {unknown}; the limits are {sorted(WORK_LIMITS)}.")
+    for key, value in overrides.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"The work limit {key!r} must be a positive integer, got {describe(value)}.")
+    return {**WORK_LIMITS, **overrides}
+
+
+def parse_limits(text):
+    """`"num_beams=4,max_length=256"` (KERASPROP_LIMITS) as a dict."""
+    limits = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        if not value.strip().isdigit():
+            raise ValueError(f"{LIMITS_VARIABLE} takes 'option=integer' items, got {item!r}.")
+        limits[key.strip()] = int(value)
+    return limits
 
 
 def _class_paths(paths):

@@ -26,6 +26,10 @@ def add_serve_command(subparsers):
         help="serve a saved model of this class of your own (repeatable; folders never choose what is imported)",
     )
     parser.add_argument(
+        "--limits", default="", metavar="OPTION=N,...",
+        help="the most work a request may ask for, e.g. num_beams=4,max_length=256 (defaults: WORK_LIMITS)",
+    )
+    parser.add_argument(
         "--max-request-mb", type=float, default=32.0, help="largest request body in MiB (default: 32)"
     )
     parser.set_defaults(handler=serve_command)
@@ -34,9 +38,10 @@ def add_serve_command(subparsers):
 
 def serve_command(args):
     """Runs DEEPaaS (blocking) for the task and model named by parsed `serve` arguments."""
-    from kerasprop.serving.adapter import ENTRY_POINT, DeepaasModel
+    from kerasprop.serving.adapter import ENTRY_POINT, DeepaasModel, parse_limits
 
-    adapter = DeepaasModel(args.task, args.model, allow_pickle=args.allow_pickle, allowed_classes=args.allow_class)
+    adapter = DeepaasModel(args.task, args.model, allow_pickle=args.allow_pickle, allowed_classes=args.allow_class,
+                           limits=parse_limits(args.limits))
     if not any(ep.name == ENTRY_POINT for ep in importlib.metadata.entry_points(group="deepaas.v2.model")):
         raise RuntimeError(
             f"DEEPaaS finds models through installed entry points, and '{ENTRY_POINT}' is not registered: "

@@ -173,11 +173,13 @@ def spec_field(spec, max_text_length=None, validators=(), **kwargs):
     raise TypeError(f"spec_field() takes a kerasprop spec, got {type(spec).__name__}.")
 
 
-def argument(field, many=False, max_items=None, max_text_length=None):
+def argument(field, many=False, max_items=None, max_text_length=None, limit=None):
     """The HTTP argument for one schema `Field`.
 
     `many=True` makes a list argument (one value per input; a query string or
-    form repeats the key); `max_items` bounds its length.
+    form repeats the key); `max_items` bounds its length. `limit` is the
+    server's largest value for a numeric option (a bound on work, not part of
+    the task).
     """
     metadata = {"description": field.description or field.spec.expected}
     if field.default is not None:
@@ -191,7 +193,11 @@ def argument(field, many=False, max_items=None, max_text_length=None):
     if many:
         item = spec_field(field.spec, max_text_length, validators=[SpecCheck(field.key, field.spec)])
         return Inputs(item, validate=validate.Length(min=1, max=max_items), **options)
-    return spec_field(field.spec, max_text_length, validators=[SpecCheck(field.key, field.spec)], **options)
+    validators = [SpecCheck(field.key, field.spec)]
+    if limit is not None:
+        metadata["description"] += f" (at most {limit} on this server)"
+        validators.append(validate.Range(max=limit, error=f"'{field.key}' is at most {limit} on this server."))
+    return spec_field(field.spec, max_text_length, validators=validators, **options)
 
 
 def uploads_inputs(task_schema):
@@ -199,17 +205,20 @@ def uploads_inputs(task_schema):
     return any(f.role == BATCH and isinstance(f.spec, FILE_SPECS) for f in task_schema.fields)
 
 
-def predict_arguments(task_schema, max_items=None, max_text_length=None):
+def predict_arguments(task_schema, max_items=None, max_text_length=None, limits=None):
     """The predict arguments of a task: a dict of key -> marshmallow field.
 
     Input keys take one value per input as a list, except for tasks that take
     files, where a request carries one input. Per-input keys (`labels`,
     `prev_q`, ...) hold the value for one input and apply to every input of
-    the request. Options keep their defaults and descriptions.
+    the request. Options keep their defaults and descriptions; `limits`
+    (option -> largest value) bounds the work a request may ask for.
     """
     many = not uploads_inputs(task_schema)
+    limits = limits or {}
     return {
-        f.key: argument(f, many=many and f.role == BATCH, max_items=max_items, max_text_length=max_text_length)
+        f.key: argument(f, many=many and f.role == BATCH, max_items=max_items, max_text_length=max_text_length,
+                        limit=limits.get(f.key))
         for f in task_schema.fields
         if f.key not in NOT_SERVED
     }
