@@ -163,7 +163,7 @@ def test_save_load_round_trip(clip, images, tmp_path):
     reloaded = kerasprop.load(folder)
     assert type(reloaded) is CLIP and reloaded.tasks == clip.tasks
     with open(tmp_path / "saved" / "kerasprop.json") as f:
-        assert json.load(f)["class"] == "kerasprop.models.clip:CLIP"
+        assert json.load(f)["class"] == "kerasprop>CLIP"  # the registered name, never a module path
     task_input = {"image": images, "labels": LABELS}
     assert reloaded(task_input, task="image-classification") == pytest.approx(
         clip(task_input, task="image-classification"), abs=1e-6
