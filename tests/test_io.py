@@ -74,6 +74,16 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_next_save_removes_what_interrupted_saves_left(tmp_path):
+    gone = 2**22 + 12345  # above Linux's default pid_max: no process has it
+    abandoned = [tmp_path / f".model.staging-{gone}-x1y2", tmp_path / f".model.old-{gone}"]
+    running = tmp_path / f".model.staging-{os.getpid()}-a1b2"  # a save still in progress here
+    for folder in (*abandoned, running):
+        folder.mkdir()
+    kerasprop.save(tiny_text_classifier(), path=tmp_path / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([running.name, "model"])
+
+
 def test_save_refuses_bad_arguments_before_writing(tmp_path):
     model = tiny_text_classifier()
     with pytest.raises(ValueError, match="3 to 100 characters"):

@@ -67,7 +67,8 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
     }
     json.dumps(meta)  # fail before writing anything if details are not JSON
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _remove_abandoned(target)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-{os.getpid()}-", dir=target.parent))
     try:
         if meta["storage"] == "preset":
             model.save_to_preset(str(staging))
@@ -83,6 +84,25 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return str(target)
+
+
+def _remove_abandoned(target):
+    """Removes the staging and replaced folders that interrupted saves to `target` left (their process is gone)."""
+    for folder in target.parent.glob(f".{target.name}.*"):
+        _, _, rest = folder.name[len(target.name) + 2:].partition("-")
+        pid = rest.partition("-")[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _replace(staging, target, overwrite=True):
