@@ -111,16 +111,22 @@ def _unknown_classes(config):
         yield from _unknown_classes(value)
 
 
+def _folder_fault(error, folder):
+    """Whether `error`, raised while loading `folder`, is the folder's fault and not yet an error that names it."""
+    if isinstance(error, (BrokenFolderError, PermissionError)):
+        return False
+    if isinstance(error, TypeError):  # Keras' for classes a config names that it will not resolve; else the caller's
+        return any(words in str(error) for words in _UNRESOLVED_CLASS)
+    return not (isinstance(error, ValueError) and str(folder) in str(error))
+
+
 @contextlib.contextmanager
 def loading(folder):
     """Turns the errors a broken folder raises deep inside Keras and h5py into a `BrokenFolderError` naming it."""
     try:
         yield
     except (KeyError, OSError, ValueError, TypeError) as error:
-        named = isinstance(error, ValueError) and str(folder) in str(error)  # already a clear error
-        # Keras' TypeErrors for classes a config names that it will not resolve; other TypeErrors are the caller's.
-        unresolved = isinstance(error, TypeError) and any(s in str(error) for s in _UNRESOLVED_CLASS)
-        if isinstance(error, (BrokenFolderError, PermissionError)) or named or (isinstance(error, TypeError) and not unresolved):
+        if not _folder_fault(error, folder):
             raise
         detail = f"{type(error).__name__}: {str(error)[:300]}"
         raise BrokenFolderError(

@@ -86,8 +86,10 @@ def resolve_model_class(name, allowed_classes=()):
 
     if not isinstance(name, str):
         return None
+    from kerasprop.hub.catalog import class_path
+
     for cls in allowed_classes:
-        if name in (registered_name(cls), f"{cls.__module__}:{cls.__qualname__}"):
+        if name in (registered_name(cls), class_path(cls)):
             return cls
     if ">" in name:
         package, _, class_name = name.partition(">")

@@ -29,8 +29,8 @@ def read_encoded(value, key, kind):
         return _decode(value[match.end():], key), "the base64 data"
     if len(value) < 1024 and os.path.exists(value):
         return read_file(value, key, kind), f"the file {value!r}"
-    compact = "".join(value.split())
-    if len(compact) >= 16 and _BASE64.match(compact):
+    compact = _base64_text(value)
+    if compact is not None:
         return _decode(compact, key), "the base64 data"
     raise ValueError(f"'{key}' is neither an existing {kind} file nor base64 {kind} data, got {describe(value)}.")
 
@@ -46,12 +46,13 @@ def is_inline(value):
     >>> is_inline("data:image/png;base64,iVBORw0KGgo="), is_inline("/etc/passwd")
     (True, False)
     """
-    if not isinstance(value, str):
-        return False
-    if _DATA_URL.match(value):
-        return True
+    return isinstance(value, str) and (_DATA_URL.match(value) is not None or _base64_text(value) is not None)
+
+
+def _base64_text(value):
+    """`value` without whitespace when it has the shape of base64 data (16 characters or more), else `None`."""
     compact = "".join(value.split())
-    return len(compact) >= 16 and bool(_BASE64.match(compact))
+    return compact if len(compact) >= 16 and _BASE64.match(compact) else None
 
 
 #: The largest file read as an input (checked before reading); `KERASPROP_MAX_FILE_BYTES` changes it.

@@ -260,8 +260,9 @@ class DeepaasModel:
         save_name = kwargs.pop("save_name", None)
         overwrite = bool(kwargs.pop("overwrite", False))
         training = {k: kwargs.pop(k, None) for k in ("epochs", "validation_split", "batch_size")}
-        params = read_params(data, self.task_schema.variant(variant))
-        _refuse_file_paths(params, self.task_schema.variant(variant))
+        finetune_schema = self.task_schema.variant(variant)
+        params = read_params(data, finetune_schema)
+        _refuse_file_paths(params, finetune_schema)
         if overwrite and not self.allow_overwrite:
             raise InvalidInput(f"'overwrite' is not allowed on this server (the operator sets {OVERWRITE_VARIABLE}=1).")
         try:

@@ -6,6 +6,7 @@ checks that the model serves the task, turns the backprop call arguments into
 the task-input dict, and runs `finetune` through `kerasprop.training`.
 """
 
+import contextlib
 import os
 import socket
 
@@ -87,8 +88,6 @@ class Task:
         if model is None:
             model = self.choose_default_model()
         if isinstance(model, str):
-            import contextlib
-
             import keras
 
             from kerasprop.models.auto import AutoModel
