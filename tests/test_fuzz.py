@@ -3,7 +3,8 @@
 No model runs per example, so hundreds of examples per task cost seconds. The
 property: any JSON value, under the task's own keys or others, is either
 accepted or refused with the documented error (`TypeError`/`ValueError` in
-Python, a marshmallow `ValidationError` over HTTP); nothing else escapes.
+Python, a marshmallow `ValidationError` over HTTP, then the schema's own
+checks, which the adapter answers as 422); nothing else escapes.
 HTTP answers for the same properties through DEEPaaS are in test_serving.py.
 """
 
@@ -60,9 +61,13 @@ def test_http_arguments_refuse_with_validation_errors_only(task):
             loaded = load(request)
         except marshmallow.ValidationError:
             return
-        # What HTTP accepts, Python accepts too (image and audio inputs travel as uploads, not JSON).
+        # The adapter then runs the task's own checks (some span keys, e.g. fill-mask's mask token): they too
+        # refuse only with the errors it answers as 422 (image and audio inputs travel as uploads, not JSON).
         if not any(type(f.spec).__name__ in ("Image", "Audio") for f in schema.fields):
-            schema.parse(loaded)
+            try:
+                schema.parse(loaded)
+            except (TypeError, ValueError):
+                pass
 
     check()
 
