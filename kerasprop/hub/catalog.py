@@ -349,6 +349,14 @@ ENTRIES = [
         license="apache-2.0", source="presets/recipes/minilm_qa.py (generated questions on the real MiniLM weights)",
     ),
     CatalogEntry(
+        "minilm-shapes-lit", "kerasprop.models.image_text_embedder:ImageTextEmbedder", "bundled:minilm-shapes-lit",
+        tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
+        finetunable_tasks=("image-vectorisation",), vector_size=384,
+        description="A small image tower (bundled, offline) trained on generated pictures of coloured shapes against "
+                    "the locked all-MiniLM-L6-v2: zero-shot labels worded freely.",
+        license="apache-2.0", source="presets/recipes/minilm_lit.py (generated pictures, real MiniLM weights)",
+    ),
+    CatalogEntry(
         "bert-tiny-squad", _EXTRACTIVE_QA, "bundled:bert-tiny-squad", tasks=("extractive-qa",),
         finetunable_tasks=("extractive-qa",),
         description="A small BERT (bundled, offline) that answers questions with a span of a short paragraph.",

@@ -10,7 +10,9 @@ from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
 from kerasprop.models.image_inputs import fit_images
-from kerasprop.models.inference import compiled_forward, resolve_matmul_precision
+from kerasprop.models.inference import (
+    compiled_forward, joint_vector_rows, resolve_matmul_precision, vector_rows, zero_shot_image_rows,
+)
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -194,39 +196,19 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
         return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype("float32")
 
     def predict_image_vectorisation(self, request):
-        return _rows(self.embed_images(request.inputs["image"]), request)
+        return vector_rows(self.embed_images(request.inputs["image"]), request)
 
     def predict_text_vectorisation(self, request):
-        return _rows(self.embed_texts(request.inputs["text"]), request)
+        return vector_rows(self.embed_texts(request.inputs["text"]), request)
 
     def predict_image_text_vectorisation(self, request):
-        joint = np.concatenate(
-            [self.embed_images(request.inputs["image"]), self.embed_texts(request.inputs["text"])], axis=-1
+        return joint_vector_rows(
+            self.embed_images(request.inputs["image"]), self.embed_texts(request.inputs["text"]), request
         )
-        return _rows(joint / np.linalg.norm(joint, axis=-1, keepdims=True), request)
 
     def predict_image_classification(self, request):
-        label_lists = request.inputs["labels"]
-        missing = [i for i, labels in enumerate(label_lists) if labels is None]
-        if missing:
-            where = f" for image {missing[0]}" if request.batched else ""
-            raise ValueError(
-                f"CLIP classifies zero-shot: 'labels' (a list of label strings) is needed{where}."
-            )
-        images = _normalise(self.embed_images(request.inputs["image"]))
-        vocabulary = list(dict.fromkeys(label for labels in label_lists for label in labels))
-        label_vectors = dict(zip(vocabulary, _normalise(self.embed_texts(vocabulary))))
         scale = float(np.exp(keras.ops.convert_to_numpy(self.backbone.clip_head.logit_scale)))
-        top_k = request.options["top_k"] or None
-        outputs = []
-        for image, labels in zip(images, label_lists):
-            logits = scale * np.stack([label_vectors[label] for label in labels]) @ image
-            probabilities = np.exp(logits - logits.max())
-            probabilities /= probabilities.sum()
-            order = np.argsort(-probabilities, kind="stable")[:top_k]
-            outputs.append({labels[i]: float(probabilities[i]) for i in order})
-        return outputs
-
+        return zero_shot_image_rows(request, "CLIP", self.embed_images, self.embed_texts, scale)
 
     # --- finetuning ------------------------------------------------------------------
 
@@ -272,13 +254,3 @@ _MODALITIES = {
     "text-vectorisation": ("texts",),
     "image-text-vectorisation": ("images", "texts"),
 }
-
-
-def _normalise(vectors):
-    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
-
-
-def _rows(vectors, request):
-    if request.options.get("return_tensor"):
-        return [keras.ops.convert_to_tensor(v) for v in vectors]
-    return [v.tolist() for v in vectors]

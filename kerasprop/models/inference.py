@@ -13,6 +13,7 @@ default is float32: results then agree across backends to float32 rounding.
 import functools
 
 import keras
+import numpy as np
 
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -184,3 +185,47 @@ def _evaluate_jaxpr(jaxpr, consts, args, low):
         for var, value in zip(eqn.outvars, outputs):
             values[var] = value
     return [read(var) for var in jaxpr.outvars]
+
+
+def vector_rows(vectors, request):
+    """A vectorisation task's answer: one list of floats per row, or one tensor per row with `return_tensor`."""
+    if request.options.get("return_tensor"):
+        return [keras.ops.convert_to_tensor(v) for v in vectors]
+    return [v.tolist() for v in vectors]
+
+
+def joint_vector_rows(image_vectors, text_vectors, request):
+    """backprop's image-text vectors: each image's vector and its text's, concatenated, then L2-normalised."""
+    joint = np.concatenate([image_vectors, text_vectors], axis=-1)
+    return vector_rows(joint / np.linalg.norm(joint, axis=-1, keepdims=True), request)
+
+
+def zero_shot_image_rows(request, model_name, embed_images, embed_texts, scale):
+    """Zero-shot image classification: `{label: probability}` per image, sorted, `top_k` kept.
+
+    The probabilities are the softmax of `scale` times the cosine similarity of
+    the image's vector (`embed_images`) to each label's (`embed_texts`); each
+    distinct label is embedded once per request.
+    """
+    label_lists = request.inputs["labels"]
+    missing = [i for i, labels in enumerate(label_lists) if labels is None]
+    if missing:
+        where = f" for image {missing[0]}" if request.batched else ""
+        raise ValueError(f"'{model_name}' classifies zero-shot: 'labels' (a list of label strings) is needed{where}.")
+    images = _unit(embed_images(request.inputs["image"]))
+    vocabulary = list(dict.fromkeys(label for labels in label_lists for label in labels))
+    label_vectors = dict(zip(vocabulary, _unit(embed_texts(vocabulary))))
+    top_k = request.options["top_k"] or None
+    outputs = []
+    for image, labels in zip(images, label_lists):
+        logits = scale * np.stack([label_vectors[label] for label in labels]) @ image
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        order = np.argsort(-probabilities, kind="stable")[:top_k]
+        outputs.append({labels[i]: float(probabilities[i]) for i in order})
+    return outputs
+
+
+def _unit(vectors):
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+

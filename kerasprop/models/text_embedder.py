@@ -31,7 +31,7 @@ from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 from kerasprop.models.base_backbone import is_delta_preset, load_delta
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.extractive_summary import summarise
-from kerasprop.models.inference import compiled_forward, resolve_matmul_precision
+from kerasprop.models.inference import compiled_forward, resolve_matmul_precision, vector_rows
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -331,10 +331,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         return self._forward
 
     def predict_text_vectorisation(self, request):
-        vectors = self.encode_text(request.inputs["text"])
-        if request.options["return_tensor"]:
-            return list(ops.convert_to_tensor(vectors))
-        return [v.tolist() for v in vectors]
+        return vector_rows(self.encode_text(request.inputs["text"]), request)
 
     def predict_summarisation(self, request):
         """Extractive summaries: the text's most central, least redundant sentences, in its order."""

@@ -151,7 +151,7 @@ class ImageClassification(Task):
     """
 
     task = "image-classification"
-    default_model = "clip-tiny-shapes"
+    default_model = "minilm-shapes-lit"
     hub_model = "clip"
 
     def __call__(self, image, labels=None, top_k=0):
@@ -167,7 +167,7 @@ class ImageVectorisation(Task):
     """
 
     task = "image-vectorisation"
-    default_model = "clip-tiny-shapes"
+    default_model = "minilm-shapes-lit"
     hub_model = "clip"
 
     def __call__(self, image, return_tensor=False):
@@ -183,7 +183,7 @@ class ImageTextVectorisation(Task):
     """
 
     task = "image-text-vectorisation"
-    default_model = "clip-tiny-shapes"
+    default_model = "minilm-shapes-lit"
     hub_model = "clip"
 
     def __call__(self, image, text, return_tensor=False):

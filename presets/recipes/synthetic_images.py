@@ -48,18 +48,21 @@ class Picture:
     colour: str
     shape: str
     count: int
+    size: str = "small"
+    place: str = "in the middle"
+    background: str = "plain"
 
     @property
     def label(self):
         return f"{self.colour} {self.shape}"
 
 
-def _plural(shape, count):
+def plural(shape, count):
     return shape if count == 1 else (shape + "es" if shape.endswith("ss") else shape + "s")
 
 
 def _caption(rng, colour, shape, count, size, place, background):
-    things = f"{COUNTS[count] if count > 1 else 'a'} {size} {colour} {_plural(shape, count)}"
+    things = f"{COUNTS[count] if count > 1 else 'a'} {size} {colour} {plural(shape, count)}"
     return rng.choice(
         (
             f"{things} {place}, on a {background} background",
@@ -123,5 +126,6 @@ def pictures(rng, count):
             x = cx * IMAGE_SIZE + (offset if horizontal else 0) + rng.uniform(-2, 2)
             y = cy * IMAGE_SIZE + (0 if horizontal else offset) + rng.uniform(-2, 2)
             _draw_shape(draw, shape, (x, y), radius, fill)
-        out.append(Picture(image, _caption(rng, colour, shape, number, size, place, background), colour, shape, number))
+        caption = _caption(rng, colour, shape, number, size, place, background)
+        out.append(Picture(image, caption, colour, shape, number, size, place, background))
     return out
