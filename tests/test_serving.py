@@ -24,6 +24,7 @@ import kerasprop
 from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, get_schema, task_names
 from kerasprop.serving import DeepaasModel, InvalidInput, add_serve_command, serve_command
+from kerasprop.serving.command import served_app
 from kerasprop.serving.adapter import read_params
 from kerasprop.serving.fields import UploadedText, predict_arguments, response_schema, train_arguments
 
@@ -208,6 +209,13 @@ def test_serve_command_parses_and_needs_the_entry_point(monkeypatch):
     args = parser.parse_args(["serve", "--task", "summarisation", "--model", "t5-small", "--port", "5123"])
     assert (args.task, args.model, args.host, args.port, args.handler) == (
         "summarisation", "t5-small", "127.0.0.1", 5123, serve_command)
+    assert (args.max_queue, args.queue_timeout, args.max_trainings, args.body_timeout) == (16, 30.0, 1, 30.0)
+    with pytest.raises(ValueError, match="'max_queue'"):
+        serve_command(parser.parse_args(["serve", "--task", "summarisation", "--max-queue", "-2"]))
+    monkeypatch.setenv("KERASPROP_TOKEN", "short")
+    with pytest.raises(ValueError, match="'token'"):
+        serve_command(args)
+    monkeypatch.delenv("KERASPROP_TOKEN")
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--task", "summarization"])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
@@ -221,7 +229,7 @@ def test_serve_command_parses_and_needs_the_entry_point(monkeypatch):
 class InProcessDeepaas:
     """DEEPaaS's app (entry point, webargs, spawned workers) on an aiohttp test server."""
 
-    def __init__(self, environment, path):
+    def __init__(self, environment, path, settings=None):
         import deepaas.api
         import deepaas.config
         import deepaas.model.v2
@@ -229,6 +237,7 @@ class InProcessDeepaas:
         self.saved_environment = {k: os.environ.get(k) for k in environment}
         os.environ.update(environment)  # read by the entry point and inherited by the workers
         self.path = path
+        self.settings = settings
         sys.path.insert(0, path)
         if "debug" not in deepaas.config.CONF:  # logging options, registered once per process
             deepaas.config.prepare_logging()
@@ -243,17 +252,29 @@ class InProcessDeepaas:
     async def _start(self):
         import deepaas.api
 
-        client = TestClient(TestServer(await deepaas.api.get_app()))
+        if self.settings is None:
+            app = await deepaas.api.get_app()
+        else:  # as `kerasprop serve` builds it
+            app = await served_app(self.settings, os.environ["KERASPROP_TASK"], os.environ["KERASPROP_MODEL"])
+        client = TestClient(TestServer(app))
         await client.start_server()
         return client
 
     def call(self, method, path, **kwargs):
-        async def call():
+        return self.calls([(method, path, kwargs)])[0][:2]
+
+    def calls(self, requests):
+        """Sends `(method, path, kwargs)` requests at once; one `(status, body, headers)` each."""
+        async def call(method, path, kwargs):
             async with self.client.request(method, path, **kwargs) as response:
                 body = await response.text()
-                return response.status, (json.loads(body) if response.content_type == "application/json" else body)
+                is_json = response.content_type == "application/json"
+                return response.status, (json.loads(body) if is_json else body), response.headers
 
-        return self.loop.run_until_complete(call())
+        async def all_calls():
+            return await asyncio.gather(*(call(*r) for r in requests))
+
+        return self.loop.run_until_complete(all_calls())
 
     def close(self):
         # DEEPaaS's cleanup leaves idle worker pools to the garbage collector: end them here.
@@ -298,7 +319,8 @@ def image_server(tmp_path_factory, uploads_dir):
     model = ColourModel()
     folder = kerasprop.save(model, path=root / "colour")
     server = InProcessDeepaas(
-        {"KERASPROP_TASK": "image-classification", "KERASPROP_MODEL": folder, "KERASPROP_ALLOW_PICKLE": "1"},
+        {"KERASPROP_TASK": "image-classification", "KERASPROP_MODEL": folder, "KERASPROP_ALLOW_PICKLE": "1",
+         "KERASPROP_LIMITS": "image_pixels=4096"},
         write_entry_points(root / "entry-points"),
     )
     yield server, model
@@ -413,6 +435,7 @@ def test_image_predict_matches_the_model_and_removes_the_upload(image_server, up
         ("broken", [], "message", "'image': bytes is not an image"),
         ("png", [("top_k", "1.5")], "top_k", "Not a valid integer"),
         ("png", [("labels", "purple")], "message", "does not know: ['purple']"),
+        ("large", [], "message", "65 x 64 = 4160 pixels; this server takes at most 4096 (image_pixels)"),
     ],
 )
 def test_bad_image_requests_get_422(image_server, uploads_dir, data, params, field, words):
@@ -421,10 +444,32 @@ def test_bad_image_requests_get_422(image_server, uploads_dir, data, params, fie
         data = _form(png((0, 0, 250)))
     elif data == "broken":
         data = _form(png((0, 0, 250))[:40])
+    elif data == "large":
+        data = _form(png((0, 0, 250), size=(65, 64)))
     status, body = server.call("POST", PREDICT, params=params, data=data)
     assert status == 422
     assert words in json.dumps(body[field])
     assert list(uploads_dir.iterdir()) == []
+
+
+def test_uploaded_audio_longer_than_the_limit_is_refused_before_the_model(tmp_path):
+    import wave
+
+    from deepaas.model.v2.wrapper import UploadedFile
+
+    def upload(seconds):
+        path = tmp_path / f"{seconds}.wav"
+        with wave.open(str(path), "wb") as f:
+            f.setnchannels(1), f.setsampwidth(2), f.setframerate(8000)
+            f.writeframes(np.zeros(int(8000 * seconds), "int16").tobytes())
+        return UploadedFile(name="audio", filename=str(path), content_type="audio/wav", original_filename="a.wav")
+
+    adapter = DeepaasModel("audio-classification", limits={"audio_seconds": 2})
+    waveform = adapter.task_input({"audio": upload(1.5)})["audio"]
+    assert (len(waveform.samples), waveform.sampling_rate) == (12000, 8000)
+    with pytest.raises(InvalidInput, match=r"'audio' lasts 2\.5 s; this server takes at most 2 s \(audio_seconds\)"):
+        adapter.task_input({"audio": upload(2.5)})
+    assert list(tmp_path.iterdir()) == []  # both uploads removed once read
 
 
 def test_train_never_replaces_a_saved_model_unless_asked_and_allowed(text_server):

@@ -126,9 +126,10 @@ def test_kerasprop_serve_under_load_with_bad_requests_mixed_in(tmp_path, live):
     server = live(
         serve_command_line("--task", "image-classification", "--model", folder, "--allow-pickle",
                            "--port", str(port), "--workers", "2"),
-        _environment(tmp_path),
+        _environment(tmp_path, TMPDIR=str(tmp_path / "tmp")),
         port,
     )
+    (tmp_path / "tmp").mkdir()
     server.wait_until_listed()
 
     labels = [("labels", "red"), ("labels", "green"), ("labels", "blue")]
@@ -169,6 +170,18 @@ def test_kerasprop_serve_under_load_with_bad_requests_mixed_in(tmp_path, live):
     for (kind, _), (status, body, _) in zip(plan, results):
         if kind != "bad":
             assert body["predictions"][0] == pytest.approx(expected[kind], abs=1e-12)
+    # The operations `kerasprop serve` adds: /health, /metrics, and one temporary folder, removed on exit.
+    status, health = request("GET", server.url + "/health")
+    assert status == 200 and (health["model_loaded"], health["queue_depth"], health["workers"]) == (True, 0, 2)
+    status, metrics = request("GET", server.url + "/metrics")
+    assert status == 200
+    assert f'kerasprop_requests_total{{endpoint="predict",status="200"}} {len(latencies)}.0' in metrics
+    assert 'kerasprop_errors_total{kind="invalid_input"}' in metrics
+    (server_tmp,) = (tmp_path / "tmp").iterdir()
+    assert server_tmp.name.startswith(f"kerasprop-serve-{server.process.pid}-")
+    assert list(server_tmp.iterdir()) == []  # the adapter removes each upload once read
+    server.stop()
+    assert list((tmp_path / "tmp").iterdir()) == []
     quantiles = statistics.quantiles(latencies, n=20)
     print(
         f"\nserving load: {len(results)} requests ({len(latencies)} good), concurrency 8, 2 workers: "

@@ -113,6 +113,21 @@ class ColourModel(BaseModel):
         return results
 
 
+class SlowColourModel(ColourModel):
+    """`ColourModel` that takes `seconds` per prediction and appends a line to `started` as each one starts."""
+
+    def __init__(self, seconds, started):
+        super().__init__()
+        self.seconds = seconds
+        self.started = str(started)
+
+    def predict_task(self, task, request):
+        with open(self.started, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(self.seconds)
+        return super().predict_task(task, request)
+
+
 def write_entry_points(folder):
     """Makes the `deepaas.v2.model` entry points of pyproject.toml visible to Python processes on `folder`.
 

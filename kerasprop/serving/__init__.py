@@ -8,6 +8,9 @@ Plain `deepaas-run` works too: `KERASPROP_TASK=T KERASPROP_MODEL=M deepaas-run
 query keys; image tasks: one multipart file per request) and answers
 `{"task", "model", "predictions": [one per input]}`; `train/` takes the
 finetuning params as a JSON or CSV file and saves the finetuned model.
+`kerasprop serve` adds the operations of `kerasprop.serving.operations`
+(`ServerSettings`: a bounded queue, a training limit, a body deadline, a
+bearer token, `/health` and `/metrics`).
 
 Versions: DEEPaaS 2.6.0 needs marshmallow 3, webargs 5, apispec 3,
 aiohttp-apispec 2 and Werkzeug < 3. Checked beside keras 3.15, keras-hub 0.32,
@@ -27,6 +30,7 @@ import importlib
 _LAZY = {
     "DeepaasModel": "kerasprop.serving.adapter",
     "InvalidInput": "kerasprop.serving.adapter",
+    "ServerSettings": "kerasprop.serving.settings",
     "add_serve_command": "kerasprop.serving.command",
     "serve_command": "kerasprop.serving.command",
 }

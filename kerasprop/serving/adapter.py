@@ -31,7 +31,8 @@ import os
 from aiohttp import web
 
 from kerasprop.hub import catalog
-from kerasprop.schemas import BATCH, ITEM, Field, get_schema
+from kerasprop.schemas import BATCH, ITEM, Field, Image, get_schema
+from kerasprop.schemas.audio import MODEL_SAMPLING_RATE, Audio, load_audio
 from kerasprop.schemas.encoded import is_inline
 from kerasprop.schemas.specs import Boolean, Integer, Number, Text, describe
 from kerasprop.serving import fields
@@ -48,7 +49,7 @@ LIMITS_VARIABLE = "KERASPROP_LIMITS"
 #: The most work one predict request may ask for, by option (the operator changes them with KERASPROP_LIMITS).
 #: Without them `num_generations: 1000` asks one worker for gigabytes.
 WORK_LIMITS = {"num_generations": 8, "num_beams": 8, "max_length": 512, "min_length": 512, "max_seq_len": 512,
-               "max_answer_len": 128}
+               "max_answer_len": 128, "image_pixels": 4096 * 4096, "audio_seconds": 600}
 
 #: The training engine's options, offered beside the task's finetuning options.
 TRAINING_OPTIONS = (
@@ -237,7 +238,8 @@ class DeepaasModel:
         from deepaas.model.v2.wrapper import UploadedFile
 
         task_input = {
-            k: _read_upload(v) if isinstance(v, UploadedFile) else v for k, v in arguments.items() if v is not None
+            k: self.bounded_upload(k, _read_upload(v)) if isinstance(v, UploadedFile) else v
+            for k, v in arguments.items() if v is not None
         }
         size = max((len(task_input[f.key]) for f in self.task_schema.fields
                     if f.role == BATCH and isinstance(task_input.get(f.key), list)), default=None)
@@ -246,6 +248,32 @@ class DeepaasModel:
                 if field.role == ITEM and field.key in task_input:
                     task_input[field.key] = [task_input[field.key]] * size
         return task_input
+
+    def bounded_upload(self, key, raw):
+        """An uploaded image's bytes once its size (read from its header) is within `image_pixels`; an
+        uploaded audio file decoded, once its length is within `audio_seconds`."""
+        from PIL import Image as PILImage
+
+        spec = self.task_schema.field(key).spec
+        if isinstance(spec, Image):
+            try:
+                width, height = PILImage.open(io.BytesIO(raw)).size
+            except (OSError, SyntaxError, ValueError):
+                return raw  # not an image: the schema's own check names the fault
+            if width * height > self.limits["image_pixels"]:
+                raise InvalidInput(f"'{key}' is {width} x {height} = {width * height} pixels; this server takes at "
+                                   f"most {self.limits['image_pixels']} (image_pixels).")
+        elif isinstance(spec, Audio):
+            try:
+                waveform = load_audio(raw, key)
+            except (TypeError, ValueError) as error:
+                raise InvalidInput(str(error)) from None
+            seconds = len(waveform.samples) / (waveform.sampling_rate or MODEL_SAMPLING_RATE)
+            if seconds > self.limits["audio_seconds"]:
+                raise InvalidInput(f"'{key}' lasts {seconds:.1f} s; this server takes at most "
+                                   f"{self.limits['audio_seconds']} s (audio_seconds).")
+            return waveform
+        return raw
 
     def train(self, **kwargs):
         """Finetunes a fresh copy of the model on the uploaded params and saves it.
