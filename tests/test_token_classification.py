@@ -124,7 +124,10 @@ def test_finetuning_learns_the_tags_and_survives_save_and_load(tmp_path):
     assert restored({"text": texts, "aggregation": "first"}, task="token-classification") \
         == model({"text": texts, "aggregation": "first"}, task="token-classification")
     task = kerasprop.TokenClassification(str(folder))
-    assert task(texts[0], aggregation="simple") == model({"text": texts[0]}, task="token-classification")
+    assert task(texts[0], aggregation="simple") == model({"text": texts[0], "aggregation": "simple"},
+                                                         task="token-classification")
+    # The default aggregation is the word-level "average".
+    assert task(texts[0]) == model({"text": texts[0], "aggregation": "average"}, task="token-classification")
 
 
 def test_finetuning_params_are_validated(model):

@@ -494,8 +494,10 @@ SCHEMAS = [
         description="Finds named entities (or any token labels) with their character offsets.",
         fields=(
             TEXT,
-            Field("aggregation", Choice(AGGREGATIONS), default="simple",
-                  description="how word pieces become entities: none, simple, first, average or max"),
+            Field("aggregation", Choice(AGGREGATIONS), default="average",
+                  description="how word pieces become entities: average (a word's pieces agree on the label "
+                              "their mean scores give; never splits a word), first, max, simple (piece by "
+                              "piece, as the transformers pipeline) or none (one entry per token)"),
             Field("ignore_labels", ListOf(Text()), default=["O"], description="labels left out of the result"),
             Field("stride", Integer(minimum=0),
                   description="read texts longer than the model's sequence length in overlapping windows sharing "

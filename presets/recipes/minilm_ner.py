@@ -31,7 +31,8 @@ HELDOUT = pathlib.Path(__file__).resolve().parent / "heldout" / "ner_everyday.js
 
 
 def evaluate(model):
-    """Entities found exactly (type and characters) on the hand-written sentences, aggregation "simple"."""
+    """Entities found exactly (type and characters) on the hand-written sentences, with the task's default
+    aggregation ("average"; "simple" found 32 of 34 with 39 predicted, splitting "Macron" inside the word)."""
     items = json.loads(HELDOUT.read_text())["items"]
     found = model({"text": [item["text"] for item in items]}, task="token-classification")
     gold_count = right = predicted = 0
