@@ -107,6 +107,17 @@ def test_finetune_on_a_model_without_support_is_refused_before_training():
         kerasprop.TextVectorisation(EchoLength()).finetune({"texts": ["a", "b"], "groups": [0, 1]})
 
 
+def test_finetune_takes_positional_arguments_in_backprops_order(monkeypatch):
+    import kerasprop.training
+
+    seen = {}
+    monkeypatch.setattr(kerasprop.training, "finetune", lambda model, params, task, **kwargs: seen.update(kwargs))
+    classify = kerasprop.TextClassification(tiny_text_classifier())
+    classify.finetune({"texts": ["a", "b"], "labels": ["x", "y"]}, 0.5, 3, 2, 8, 0, variant="single_label")
+    assert seen == {"validation_split": 0.5, "epochs": 3, "batch_size": 2, "optimal_batch_size": 8,
+                    "early_stopping_epochs": 0, "variant": "single_label"}
+
+
 def test_a_task_without_any_default_says_so_instead_of_naming_none(monkeypatch):
     monkeypatch.setenv("KERASPROP_OFFLINE", "1")
     monkeypatch.setattr(kerasprop.ExtractiveQA, "default_model", None)

@@ -154,6 +154,41 @@ def test_minilm_matches_sentence_transformers(minilm, minilm_reference):
     assert cosines(single, reference[3]) > 0.9999
 
 
+def test_truncated_vectors_match_sentence_transformers(minilm, minilm_reference):
+    texts = SENTENCES + [f"Sentence number {i} is about the weather." for i in range(10)]
+    vectors = np.asarray(minilm({"text": texts, "truncate_dim": 64}, task="text-vectorisation"))
+    reference = minilm_reference.encode(texts, truncate_dim=64, normalize_embeddings=True)
+    assert vectors.shape == (len(texts), 64) and cosines(vectors, reference).min() > 0.9999
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=-1), 1.0, atol=1e-5)  # re-normalised: MiniLM normalises
+    with pytest.raises(ValueError, match="'truncate_dim' is 385, more than the model's 384 dimensions"):
+        minilm({"text": texts, "truncate_dim": 385}, task="text-vectorisation")
+
+
+@pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
+def test_quantised_vectors_are_those_of_sentence_transformers(minilm, minilm_reference, precision):
+    from sentence_transformers.util.quantization import quantize_embeddings
+
+    texts = SENTENCES + [f"Sentence number {i} is about the weather." for i in range(30)]
+    floats = np.asarray(minilm({"text": texts}, task="text-vectorisation"), dtype="float32")
+    got = np.asarray(minilm({"text": texts, "precision": precision}, task="text-vectorisation"))
+    want = quantize_embeddings(floats, precision)
+    np.testing.assert_array_equal(got, want)  # the same rule on the same floats
+    assert got.shape == (len(texts), 384 if precision.endswith("int8") else 48)
+    tensors = minilm({"text": texts, "precision": precision, "return_tensor": True}, task="text-vectorisation")
+    assert str(tensors[0].dtype).endswith(want.dtype.name)
+    # The whole path against sentence-transformers' own encode: only levels at a float's rounding edge differ.
+    reference = minilm_reference.encode(texts, precision=precision)
+    if precision.endswith("binary"):  # compare the signs, not the bytes they are packed in
+        def signs(packed):
+            return np.unpackbits((packed.astype("int16") + (128 if precision == "binary" else 0)).astype("uint8"), -1)
+        assert np.mean(signs(got) == signs(reference)) > 0.999
+    else:
+        assert np.mean(np.abs(got.astype("int16") - reference.astype("int16")) <= 1) > 0.999
+    if precision.endswith("int8"):
+        with pytest.raises(ValueError, match=f"'precision' '{precision}' scales each dimension by its range"):
+            minilm({"text": texts[0], "precision": precision}, task="text-vectorisation")
+
+
 @pytest.mark.parametrize("kind", ["roberta", "distilbert"])
 def test_hub_formats_match_sentence_transformers(tiny_folders, kind):
     folder, reference = tiny_folders[kind]

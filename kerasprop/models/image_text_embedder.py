@@ -126,7 +126,7 @@ class ImageTextEmbedder(SentenceEmbedder):
         return np.concatenate(chunks).astype("float32")
 
     def predict_image_vectorisation(self, request):
-        return vector_rows(self.encode_image(request.inputs["image"]), request)
+        return vector_rows(self.encode_image(request.inputs["image"]), request, normalized=True)
 
     def predict_image_text_vectorisation(self, request):
         return joint_vector_rows(

@@ -187,17 +187,57 @@ def _evaluate_jaxpr(jaxpr, consts, args, low):
     return [read(var) for var in jaxpr.outvars]
 
 
-def vector_rows(vectors, request):
-    """A vectorisation task's answer: one list of floats per row, or one tensor per row with `return_tensor`."""
+def vector_rows(vectors, request, normalized=False):
+    """A vectorisation task's answer: one list of numbers per row, or one tensor per row with `return_tensor`.
+
+    The request's `truncate_dim` keeps the first dimensions (re-normalised when
+    the vectors are `normalized`), then `precision` quantises them as
+    sentence-transformers does (`quantize_vectors`).
+    """
+    vectors = np.asarray(vectors)
+    dim = request.options.get("truncate_dim")
+    if dim is not None:
+        if dim > vectors.shape[-1]:
+            raise ValueError(f"'truncate_dim' is {dim}, more than the model's {vectors.shape[-1]} dimensions.")
+        vectors = vectors[..., :dim]
+        if normalized:
+            vectors = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+    vectors = quantize_vectors(vectors, request.options.get("precision", "float32"))
     if request.options.get("return_tensor"):
         return [keras.ops.convert_to_tensor(v) for v in vectors]
     return [v.tolist() for v in vectors]
 
 
+def quantize_vectors(vectors, precision):
+    """Vectors `(n, dim)` in a lower precision, as sentence-transformers' `quantize_embeddings` gives them.
+
+    "int8"/"uint8": each dimension's range over these vectors in 256 steps (so 2 or
+    more vectors are needed); "binary"/"ubinary": the signs, packed 8 per byte
+    (`binary` shifted by -128 into int8).
+
+    Example:
+    >>> quantize_vectors(np.array([[0.5, -0.2, 0.1, 0.0, 0.3, -0.1, 0.2, 0.9]]), "ubinary").tolist()
+    [[171]]
+    """
+    if precision == "float32":
+        return vectors.astype("float32")
+    if precision in ("binary", "ubinary"):
+        packed = np.packbits(vectors > 0, axis=-1)
+        return (packed.astype("int16") - 128).astype("int8") if precision == "binary" else packed
+    if len(vectors) < 2:
+        raise ValueError(f"'precision' {precision!r} scales each dimension by its range over the request's vectors: "
+                         "give 2 or more inputs (better, many), or use 'float32', 'binary' or 'ubinary'.")
+    starts = vectors.min(axis=0).astype("float32")
+    steps = (vectors.max(axis=0) - starts) / 255
+    steps = np.where(steps == 0, 1, steps).astype("float32")
+    levels = np.clip(np.floor((vectors - starts) / steps), 0, 255)
+    return levels.astype("uint8") if precision == "uint8" else (levels - 128).astype("int8")
+
+
 def joint_vector_rows(image_vectors, text_vectors, request):
     """backprop's image-text vectors: each image's vector and its text's, concatenated, then L2-normalised."""
     joint = np.concatenate([image_vectors, text_vectors], axis=-1)
-    return vector_rows(joint / np.linalg.norm(joint, axis=-1, keepdims=True), request)
+    return vector_rows(joint / np.linalg.norm(joint, axis=-1, keepdims=True), request, normalized=True)
 
 
 def zero_shot_image_rows(request, model_name, embed_images, embed_texts, scale):

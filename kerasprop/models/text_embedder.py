@@ -331,7 +331,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         return self._forward
 
     def predict_text_vectorisation(self, request):
-        return vector_rows(self.encode_text(request.inputs["text"]), request)
+        return vector_rows(self.encode_text(request.inputs["text"]), request, normalized=self.normalize)
 
     def predict_summarisation(self, request):
         """Extractive summaries: the text's most central, least redundant sentences, in its order."""

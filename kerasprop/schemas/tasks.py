@@ -26,6 +26,17 @@ TEXT = Field("text", Text(), BATCH, required=True, description="text or list of 
 IMAGE = Field("image", Image(), BATCH, required=True, description="image or list of images")
 TOP_K = Field("top_k", Integer(minimum=0), default=0, description="number of most probable labels to return (0: all)")
 RETURN_TENSOR = Field("return_tensor", Boolean(), default=False, description="return a tensor instead of a list of floats")
+#: The vector precisions of sentence-transformers' `encode(precision=...)`.
+VECTOR_PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
+VECTOR_OPTIONS = (
+    Field("truncate_dim", Integer(minimum=1),
+          description="keep the first N dimensions (Matryoshka-style); re-normalised when the model normalises"),
+    Field("precision", Choice(VECTOR_PRECISIONS), default="float32",
+          description="precision of the returned vectors, as sentence-transformers names them: float32, "
+                      "int8/uint8 (each dimension's range over the request's vectors in 256 steps; needs 2 or "
+                      "more vectors), binary/ubinary (signs packed 8 per byte, as int8/uint8)"),
+    RETURN_TENSOR,
+)
 AUDIO = Field("audio", Audio(), BATCH, required=True, description="audio or list of audio clips (WAV path, bytes, base64 or array)")
 SAMPLING_RATE = Field(
     "sampling_rate", Integer(minimum=1), default=16000, description="sampling rate of audio given as arrays; files carry their own"
@@ -273,7 +284,7 @@ SCHEMAS = [
     TaskSchema(
         task="text-vectorisation",
         description="Turns text into a vector.",
-        fields=(TEXT, RETURN_TENSOR),
+        fields=(TEXT, *VECTOR_OPTIONS),
         output=VECTOR,
         output_description="the vector",
         finetune=_vector_variants("text", Text()),
@@ -306,7 +317,7 @@ SCHEMAS = [
     TaskSchema(
         task="image-vectorisation",
         description="Turns an image into a vector.",
-        fields=(IMAGE, RETURN_TENSOR),
+        fields=(IMAGE, *VECTOR_OPTIONS),
         output=VECTOR,
         output_description="the vector",
         finetune=_vector_variants("image", Image()),
@@ -318,7 +329,7 @@ SCHEMAS = [
         fields=(
             IMAGE,
             Field("text", Text(), BATCH, required=True, description="text or list of texts, one per image"),
-            RETURN_TENSOR,
+            *VECTOR_OPTIONS,
         ),
         output=VECTOR,
         output_description="the joint vector",

@@ -20,7 +20,7 @@ Example:
 >>> adapter.get_metadata()["license"]
 'apache-2.0'
 >>> sorted(adapter.get_predict_args())
-['text']
+['precision', 'text', 'truncate_dim']
 """
 
 import csv

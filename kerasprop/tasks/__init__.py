@@ -129,17 +129,24 @@ class TextGeneration(Task):
 class TextVectorisation(Task):
     """Turns text into a vector (a list of floats; a tensor with `return_tensor=True`).
 
+    `truncate_dim` keeps the first dimensions (re-normalised when the model
+    normalises) and `precision` returns "int8", "uint8", "binary" or "ubinary"
+    vectors, as sentence-transformers' `encode` does.
+
     Example:
     >>> len(TextVectorisation()("kerasprop turns text into vectors"))
     384
+    >>> len(TextVectorisation()("kerasprop turns text into vectors", precision="ubinary"))
+    48
     """
 
     task = "text-vectorisation"
     default_model = "all-minilm-l6-v2"
     hub_model = "msmarco-distilroberta-base-v2"
 
-    def __call__(self, text, return_tensor=False):
-        return self.run({"text": text, "return_tensor": return_tensor})
+    def __call__(self, text, return_tensor=False, truncate_dim=None, precision=None):
+        return self.run(_given(text=text, return_tensor=return_tensor, truncate_dim=truncate_dim,
+                               precision=precision))
 
 
 class ImageClassification(Task):
@@ -170,8 +177,9 @@ class ImageVectorisation(Task):
     default_model = "minilm-shapes-lit"
     hub_model = "clip"
 
-    def __call__(self, image, return_tensor=False):
-        return self.run({"image": image, "return_tensor": return_tensor})
+    def __call__(self, image, return_tensor=False, truncate_dim=None, precision=None):
+        return self.run(_given(image=image, return_tensor=return_tensor, truncate_dim=truncate_dim,
+                               precision=precision))
 
 
 class ImageTextVectorisation(Task):
@@ -186,8 +194,9 @@ class ImageTextVectorisation(Task):
     default_model = "minilm-shapes-lit"
     hub_model = "clip"
 
-    def __call__(self, image, text, return_tensor=False):
-        return self.run({"image": image, "text": text, "return_tensor": return_tensor})
+    def __call__(self, image, text, return_tensor=False, truncate_dim=None, precision=None):
+        return self.run(_given(image=image, text=text, return_tensor=return_tensor, truncate_dim=truncate_dim,
+                               precision=precision))
 
 
 class SpeechRecognition(Task):
@@ -310,7 +319,8 @@ class ExtractiveQA(Task):
 class TokenClassification(Task):
     """Finds named entities: `[{"entity_group", "score", "word", "start", "end"}, ...]` per text.
 
-    `aggregation` is "simple" (default), "first", "average", "max" or "none" (one entry per token).
+    `aggregation` is "average" (default: a word's pieces take one label, so a word is never split),
+    "first", "max", "simple" (piece by piece) or "none" (one entry per token).
     A text longer than the model's sequence length is truncated, or with `stride` read in
     overlapping windows sharing `stride` tokens.
 

@@ -137,12 +137,20 @@ class Task:
             task=cls.task, return_dict=return_dict, display=display, limit=limit, aliases=cls.aliases()
         )
 
-    def finetune(self, params, *args, **kwargs):
-        """Finetunes the model on backprop-style params; see `kerasprop.training.finetune`."""
+    def finetune(self, params, validation_split=0.15, epochs=20, batch_size=None, optimal_batch_size=None,
+                 early_stopping_epochs=1, **kwargs):
+        """Finetunes the model on backprop-style params; returns the Keras `History`.
+
+        The positional arguments follow backprop's `finetune`; the keywords of
+        `kerasprop.training.finetune` (`variant`, `optimizer`, `callbacks`,
+        `distribution`, `seed`, the task's options, ...) pass through.
+        """
         from kerasprop.training import finetune
 
         model = self.model.for_finetuning(self.task, params)
-        history = finetune(model, params, self.task, *args, **kwargs)
+        history = finetune(model, params, self.task, validation_split=validation_split, epochs=epochs,
+                           batch_size=batch_size, optimal_batch_size=optimal_batch_size,
+                           early_stopping_epochs=early_stopping_epochs, **kwargs)
         self.model = model
         return history
 
