@@ -31,6 +31,14 @@ def _demo_tone(start=800.0, end=2000.0, seconds=1.0, rate=16000):
     return (0.4 * np.sin(2 * np.pi * np.cumsum(frequency) / rate)).astype("float32")
 
 
+def _demo_clip():
+    """The committed clip of the speech-recognition default (`presets/whisper-tiny-commands/assets/clips`)."""
+    from kerasprop.hub.catalog import bundled_path
+
+    folder = bundled_path("whisper-tiny-commands")
+    return _demo_tone() if folder is None else str(folder / "assets" / "clips" / "demo.wav")
+
+
 def examples():
     """(task, task_input, printable input) for every task."""
     circle = _demo_image()
@@ -63,7 +71,8 @@ def examples():
         ("image-classification", {"image": circle, "labels": ["a red circle", "a blue square"]}, "a drawn red circle"),
         ("image-vectorisation", {"image": circle}, "a drawn red circle"),
         ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
-        ("speech-recognition", {"audio": _demo_tone()}, "a generated 1 s tone (no speech offline)"),
+        ("speech-recognition", {"audio": _demo_clip()},
+         '"set a timer for ten minutes", spoken by an espeak-ng voice the model never heard'),
         ("audio-classification", {"audio": _demo_tone()}, "a generated rising tone"),
         ("fill-mask", {"text": "Paris is the [MASK] of France.", "top_k": 3}, None),
         ("translation", {"text": "I see the red circle", "source_language": "English", "target_language": "German"},

@@ -388,4 +388,22 @@ def test_bundled_random_recognizer_is_labelled_and_reproduces_its_recorded_trans
     assert "TEST PRESET" in catalog.all_entries()["whisper-tiny-random"].description
     assert "does not recognise speech" in (folder / common.CARD_FILE).read_text()
     records = common.read_expected(folder)["speech-recognition"]
-    assert kerasprop.SpeechRecognition()(whisper_random.heldout()) == [r["transcript"] for r in records]
+    assert kerasprop.SpeechRecognition("whisper-tiny-random")(whisper_random.heldout()) == [
+        r["transcript"] for r in records]
+
+
+def test_bundled_commands_recognizer_is_the_default_and_reproduces_its_recorded_transcripts():
+    import kerasprop
+    from kerasprop.hub import catalog
+    from presets.recipes import common, whisper_commands
+
+    recognise = kerasprop.SpeechRecognition()
+    assert recognise.model.name == "whisper-tiny-commands"
+    folder = catalog.bundled_path("whisper-tiny-commands")
+    records = common.read_expected(folder)
+    clips = [str(folder / "assets" / "clips" / r["clip"]) for r in records["speech-recognition"]]
+    assert [t.strip() for t in recognise(clips)] == [r["transcript"] for r in records["speech-recognition"]]
+    # The card's figures, measured on 200 clips of the held-out voice, are plausible and the demo clip is heard right.
+    quality = records["quality"]
+    assert quality["heldout_voice"] == whisper_commands.HELDOUT_VOICE and quality["heldout_clips"] >= 150
+    assert records["speech-recognition"][0]["reference"] == whisper_commands.DEMO_TEXT

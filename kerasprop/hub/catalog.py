@@ -299,6 +299,13 @@ ENTRIES = [
         license="apache-2.0", source="presets/recipes/whisper_tones.py (generated audio)",
     ),
     CatalogEntry(
+        "whisper-tiny-commands", _WHISPER, "bundled:whisper-tiny-commands", tasks=("speech-recognition",),
+        finetunable_tasks=("speech-recognition",),
+        description="A small Whisper (bundled, offline) that transcribes short spoken commands, numbers and codes; "
+                    "trained on espeak-ng speech only, not a general speech recogniser.",
+        license="apache-2.0", source="presets/recipes/whisper_commands.py (espeak-ng speech of a word-list grammar)",
+    ),
+    CatalogEntry(
         "whisper-tiny-random", _WHISPER, "bundled:whisper-tiny-random", tasks=("speech-recognition",),
         finetunable_tasks=("speech-recognition",),
         description="TEST PRESET: a tiny Whisper with RANDOM weights (bundled, offline); its transcripts are noise.",

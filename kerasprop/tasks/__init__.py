@@ -214,7 +214,7 @@ class SpeechRecognition(Task):
     """
 
     task = "speech-recognition"
-    default_model = "whisper-tiny-random"
+    default_model = "whisper-tiny-commands"
     hub_model = "whisper-tiny-en"
 
     def __call__(self, audio, sampling_rate=None, return_timestamps=None, language=None, task=None):
