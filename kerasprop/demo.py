@@ -72,7 +72,7 @@ def examples():
         ("image-vectorisation", {"image": circle}, "a drawn red circle"),
         ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
         ("speech-recognition", {"audio": _demo_clip()},
-         '"set a timer for ten minutes", spoken by an espeak-ng voice the model never heard'),
+         '"turn on the kitchen light", spoken by an espeak-ng voice the model never heard'),
         ("audio-classification", {"audio": _demo_tone()}, "a generated rising tone"),
         ("fill-mask", {"text": "Paris is the [MASK] of France.", "top_k": 3}, None),
         ("translation", {"text": "I see the red circle", "source_language": "English", "target_language": "German"},

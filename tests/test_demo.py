@@ -44,3 +44,5 @@ def test_demo_prints_its_report_and_nothing_else():
     assert "[text-vectorisation] model: all-minilm-l6-v2" in text and "vector of 384 floats" in text
     assert "[qa] model: minilm-qa" in text and "-> London" in text
     assert "[emotion] model: minilm-emotion" in text and "Warning" not in text
+    assert "[speech-recognition] model: whisper-tiny-commands" in text
+    assert '"turn on the kitchen light", spoken by' in text and "-> turn on the kitchen light" in text
