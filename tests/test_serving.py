@@ -344,6 +344,33 @@ def test_text_predict_matches_the_model_and_validates(text_server):
     assert status == 200 and len(body["predictions"]) == 1
 
 
+def test_any_json_body_is_answered_200_or_4xx_never_5xx(text_server):
+    """The HTTP layer fuzzed through DEEPaaS's real app and parser: JSON values under the task's keys and others,
+    and bodies that are not JSON at all. The tiny model answers in milliseconds, so 60 examples each stay cheap."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from test_fuzz import FUZZ, json_values, requests_for
+
+    server, _ = text_server
+
+    @FUZZ
+    @given(requests_for(get_schema("text-classification")))
+    def json_bodies(body):
+        status, answer = server.call("POST", PREDICT, json=body)
+        assert status == 200 or 400 <= status < 500, (body, status, answer)
+        if status == 200:
+            assert server.wrapper.response_schema().load(answer) == answer
+
+    @FUZZ
+    @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+    def raw_bodies(body):
+        status, answer = server.call("POST", PREDICT, data=body, headers={"Content-Type": "application/json"})
+        assert 400 <= status < 500, (body, status, answer)
+
+    json_bodies()
+    raw_bodies()
+
+
 @pytest.mark.parametrize(
     "arguments, field, words",
     [

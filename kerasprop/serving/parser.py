@@ -38,10 +38,10 @@ class StrictParser(aiohttpparser.AIOHTTPParser):
     async def _read_json(self, req):
         if not (req.body_exists and aiohttpparser.is_json_request(req)):
             return core.missing
-        text = await req.text()
-        if not text:
-            return core.missing
         try:
+            text = await req.text()
+            if not text:
+                return core.missing
             return json.loads(text)
         except RecursionError:
             raise _bad_request("The JSON body is nested too deeply.") from None
