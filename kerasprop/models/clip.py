@@ -11,7 +11,8 @@ from keras_hub.src.utils.tensor_utils import preprocessing_function
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
 from kerasprop.models.image_inputs import fit_images
 from kerasprop.models.inference import (
-    compiled_forward, joint_vector_rows, resolve_matmul_precision, vector_rows, zero_shot_image_rows,
+    compiled_forward, forward_in_batches, joint_vector_rows, resolve_matmul_precision, vector_rows,
+    zero_shot_image_rows,
 )
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
@@ -177,11 +178,12 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     def embed_images(self, images):
         """Projected embeddings (numpy, `(n, projection_dim)`) of RGB `PIL.Image`s."""
         converter = self.preprocessor.image_converter
-        return self._run(self._image_forward, fit_images(images, converter.image_size, converter.interpolation))
+        pixels = fit_images(images, converter.image_size, converter.interpolation)
+        return forward_in_batches(self._image_forward, pixels, self.batch_size)
 
     def embed_texts(self, texts):
         """Projected embeddings (numpy, `(n, projection_dim)`) of strings."""
-        return self._run(self._text_forward, self.preprocessor.pack_texts(texts))
+        return forward_in_batches(self._text_forward, self.preprocessor.pack_texts(texts), self.batch_size)
 
     @functools.cached_property
     def _image_forward(self):
@@ -190,10 +192,6 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     @functools.cached_property
     def _text_forward(self):
         return compiled_forward(self.text_tower, self.matmul_precision)
-
-    def _run(self, forward, inputs):
-        chunks = [forward(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)]
-        return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype("float32")
 
     def predict_image_vectorisation(self, request):
         return vector_rows(self.embed_images(request.inputs["image"]), request)

@@ -12,11 +12,12 @@ base backbone (see `kerasprop.models.base_backbone`).
 """
 
 import keras
-import numpy as np
 from keras import ops
 
 from kerasprop.models.image_inputs import fit_images
-from kerasprop.models.inference import compiled_forward, joint_vector_rows, vector_rows, zero_shot_image_rows
+from kerasprop.models.inference import (
+    compiled_forward, forward_in_batches, joint_vector_rows, vector_rows, zero_shot_image_rows,
+)
 from kerasprop.models.text_embedder import SentenceEmbedder
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -120,10 +121,7 @@ class ImageTextEmbedder(SentenceEmbedder):
         """Unit vectors `(n, dim)` of RGB `PIL.Image`s (numpy)."""
         if self._image_forward is None:
             self._image_forward = compiled_forward(self.image_encoder, self.matmul_precision)
-        pixels = self.fit_images(images)
-        chunks = [ops.convert_to_numpy(self._image_forward(pixels[i:i + self.batch_size]))
-                  for i in range(0, len(pixels), self.batch_size)]
-        return np.concatenate(chunks).astype("float32")
+        return forward_in_batches(self._image_forward, self.fit_images(images), self.batch_size)
 
     def predict_image_vectorisation(self, request):
         return vector_rows(self.encode_image(request.inputs["image"]), request, normalized=True)

@@ -187,6 +187,12 @@ def _evaluate_jaxpr(jaxpr, consts, args, low):
     return [read(var) for var in jaxpr.outvars]
 
 
+def forward_in_batches(forward, inputs, batch_size):
+    """`forward` (a compiled function) over `inputs` in slices of `batch_size`, as one float32 numpy array."""
+    chunks = [keras.ops.convert_to_numpy(forward(inputs[i:i + batch_size])) for i in range(0, len(inputs), batch_size)]
+    return np.concatenate(chunks).astype("float32")
+
+
 def vector_rows(vectors, request, normalized=False):
     """A vectorisation task's answer: one list of numbers per row, or one tensor per row with `return_tensor`.
 
@@ -201,7 +207,7 @@ def vector_rows(vectors, request, normalized=False):
             raise ValueError(f"'truncate_dim' is {dim}, more than the model's {vectors.shape[-1]} dimensions.")
         vectors = vectors[..., :dim]
         if normalized:
-            vectors = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+            vectors = _unit(vectors)
     vectors = quantize_vectors(vectors, request.options.get("precision", "float32"))
     if request.options.get("return_tensor"):
         return [keras.ops.convert_to_tensor(v) for v in vectors]
@@ -236,8 +242,8 @@ def quantize_vectors(vectors, precision):
 
 def joint_vector_rows(image_vectors, text_vectors, request):
     """backprop's image-text vectors: each image's vector and its text's, concatenated, then L2-normalised."""
-    joint = np.concatenate([image_vectors, text_vectors], axis=-1)
-    return vector_rows(joint / np.linalg.norm(joint, axis=-1, keepdims=True), request, normalized=True)
+    joint = _unit(np.concatenate([image_vectors, text_vectors], axis=-1))
+    return vector_rows(joint, request, normalized=True)
 
 
 def zero_shot_image_rows(request, model_name, embed_images, embed_texts, scale):

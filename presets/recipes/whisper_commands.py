@@ -147,7 +147,7 @@ def heldout():
     return spoken(utterances(rng, HELDOUT_CLIPS), [HELDOUT_VOICE], rng)
 
 
-def build_and_train(folder, steps=None):
+def build_and_train(folder):
     import keras
 
     from kerasprop.training import finetune
@@ -157,14 +157,11 @@ def build_and_train(folder, steps=None):
     texts = [text for _, text in data]
     model = build_model(*tokenizer_files(texts))
     print(f"{len(data)} clips spoken in {stopwatch():.0f} s", flush=True)
-    total = steps or EPOCHS * len(data) // BATCH_SIZE
+    total = EPOCHS * len(data) // BATCH_SIZE
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - total // 20,
                                                       warmup_target=LEARNING_RATE, warmup_steps=total // 20)
-    epochs = EPOCHS if steps is None else 1
     params = {"audio": [clip for clip, _ in data], "text": texts}
-    if steps is not None:
-        params = {key: values[: steps * BATCH_SIZE] for key, values in params.items()}
-    finetune(model, params, "speech-recognition", validation_split=0.0, epochs=epochs, batch_size=BATCH_SIZE,
+    finetune(model, params, "speech-recognition", validation_split=0.0, epochs=EPOCHS, batch_size=BATCH_SIZE,
              optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01), seed=SEED, verbose=2,
              early_stopping_epochs=0)
     model.save_to_preset(folder)
