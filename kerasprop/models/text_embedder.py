@@ -30,7 +30,7 @@ from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
 from kerasprop.models.base_backbone import is_delta_preset, load_delta
 from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.models.extractive_summary import summarise
+from kerasprop.models.extractive_summary import centrality, summarise
 from kerasprop.models.inference import compiled_forward, resolve_matmul_precision, vector_rows
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
@@ -335,8 +335,11 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
 
     def predict_summarisation(self, request):
         """Extractive summaries: the text's most central, least redundant sentences, in its order."""
-        return [summarise(text, lambda sentences: self.encode_text(sentences, normalize=True))
-                for text in request.inputs["text"]]
+        def rank(sentences):
+            vectors = self.encode_text(sentences, normalize=True)
+            return centrality(vectors), vectors @ vectors.T
+
+        return [summarise(text, rank) for text in request.inputs["text"]]
 
     def predict_text_classification(self, request):
         texts, label_lists = request.inputs["text"], request.inputs["labels"]
@@ -368,13 +371,20 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
     # --- finetuning ------------------------------------------------------------------
 
     def for_finetuning(self, task, params):
-        """Supervised text classification trains a `SentenceClassifier` head on this encoder (frozen)."""
-        if task != "text-classification" or not isinstance(params, dict) or "labels" not in params:
+        """The model a finetune trains: supervised text classification trains a `SentenceClassifier` head on
+        this encoder (frozen), summarisation an `ExtractiveSummariser`'s sentence scorer; vectors train this model."""
+        if not isinstance(params, dict):
             return self
-        from kerasprop.models.sentence_classifier import SentenceClassifier
-        from kerasprop.models.text_classifier import label_mapping
+        from kerasprop.models import sentence_classifier, sentence_heads
 
-        return SentenceClassifier.from_sentence_embedder(self, class_names=label_mapping(list(params["labels"])))
+        if task == "text-classification" and "labels" in params:
+            from kerasprop.models.text_classifier import label_mapping
+
+            return sentence_classifier.SentenceClassifier.from_sentence_embedder(
+                self, class_names=label_mapping(list(params["labels"])))
+        if task == "summarisation":
+            return sentence_heads.ExtractiveSummariser.from_sentence_embedder(self).for_finetuning(task, params)
+        return self
 
     def process_batch(self, params, task="text-vectorisation", variant=None, seed=0, **options):
         """Turns validated finetuning params into `(x, y)` for `fit`.
