@@ -88,7 +88,7 @@ def _enable_lora(backbone, rank, layers):
 
 def save_delta(model, folder):
     """Saves `model` as a preset that names its base backbone instead of holding its weights."""
-    from keras_hub.src.utils.preset_utils import get_preset_saver
+    from kerasprop.compat import get_preset_saver
 
     settings = getattr(model, "base_backbone", None)
     if not settings:
@@ -111,8 +111,7 @@ def save_delta(model, folder):
 
 def load_delta(cls, folder, **kwargs):
     """Loads a preset written by `save_delta` with `cls`: base weights, then adapters, then the task's weights."""
-    from keras_hub.src.utils.preset_utils import get_preset_loader
-
+    from kerasprop.compat import get_preset_loader
     from kerasprop.models.deferred_init import deferred_initialisation
 
     folder = pathlib.Path(folder)

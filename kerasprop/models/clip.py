@@ -5,13 +5,17 @@ import functools
 import keras
 import keras_hub
 import numpy as np
-from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
-from keras_hub.src.utils.tensor_utils import preprocessing_function
+from keras_hub.layers import StartEndPacker
 
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
+from kerasprop.compat import preprocessing_function
 from kerasprop.models.image_inputs import fit_images
 from kerasprop.models.inference import (
-    compiled_forward, forward_in_batches, joint_vector_rows, resolve_matmul_precision, vector_rows,
+    compiled_forward,
+    forward_in_batches,
+    joint_vector_rows,
+    resolve_matmul_precision,
+    vector_rows,
     zero_shot_image_rows,
 )
 from kerasprop.models.task_model import KerasTaskModel

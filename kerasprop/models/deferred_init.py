@@ -43,7 +43,7 @@ def deferred_initialisation():
 
 def _zeros_until_loaded():
     import jax
-    from keras.src.backend import Variable
+    from keras import Variable
 
     initialise = Variable._initialize_with_initializer
 

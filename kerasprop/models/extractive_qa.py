@@ -13,6 +13,7 @@ as `{"answer", "score", "start", "end"}` with character offsets into the context
 import keras
 import numpy as np
 
+from kerasprop.models.inference import softmax
 from kerasprop.models.task_model import register_former_name
 from kerasprop.models.token_heads import TokenHeadTask
 
@@ -85,7 +86,7 @@ class ExtractiveQuestionAnswerer(TokenHeadTask):
         for encoding, logits in windows:
             allowed = np.array([s == 1 for s in encoding.sequence_ids])
             allowed[0] = True  # the first token stands for "no answer"
-            start, end = (_softmax(np.where(allowed, logits[:, i], MASKED)) for i in (0, 1))
+            start, end = (softmax(np.where(allowed, logits[:, i], MASKED)) for i in (0, 1))
             if options["handle_impossible_answer"]:
                 score = float(start[0] * end[0])
                 null_score = score if null_score is None else min(null_score, score)
@@ -174,11 +175,6 @@ def best_spans(start, end, top_k, max_answer_len, allowed):
         if allowed[s] and allowed[e]:
             spans.append((int(s), int(e), float(scores[s, e])))
     return spans
-
-
-def _softmax(x):
-    x = np.exp(x - x.max())
-    return x / x.sum()
 
 
 def _word_span(encoding, token):

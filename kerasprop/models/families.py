@@ -83,7 +83,7 @@ def read_config(preset, name="config.json"):
             return None
         with open(path) as f:
             return json.load(f)
-    from keras_hub.src.utils.preset_utils import check_file_exists, load_json
+    from kerasprop.compat import check_file_exists, load_json
 
     if not check_file_exists(preset, name):
         return None
@@ -99,11 +99,21 @@ def architecture_of(config):
 
 
 def saved_class(preset):
-    """The registered Keras class named by a preset's task.json, or `None`."""
-    task_config = read_config(preset, "task.json")
-    if not task_config:
+    """The registered Keras class named by a preset's task.json, or `None` (no task.json, or no class Keras knows)."""
+    try:
+        task_config = read_config(preset, "task.json")
+    except (ValueError, OSError):
         return None
-    return keras.saving.get_registered_object(task_config.get("registered_name"))
+    if not isinstance(task_config, dict):
+        return None
+    cls = keras.saving.get_registered_object(task_config.get("registered_name"))
+    return cls if isinstance(cls, type) else None
+
+
+def is_saved_as(preset, cls):
+    """Whether `preset` is a folder saved from `cls` or one of its subclasses."""
+    saved = saved_class(preset)
+    return saved is not None and issubclass(saved, cls)
 
 
 def class_for(preset, task=None):

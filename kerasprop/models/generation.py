@@ -41,8 +41,7 @@ Example:
 
 import keras
 import keras_hub
-from keras import ops
-from keras import tree
+from keras import ops, tree
 
 #: The logit given to banned tokens: low enough to vanish under softmax, finite so nothing is NaN.
 BANNED = -1e9
@@ -53,6 +52,20 @@ def _stop_mask(tokens, stop_token_ids):
     for token_id in stop_token_ids:
         found = ops.logical_or(found, ops.equal(tokens, token_id))
     return found
+
+
+def mask_after_end(token_ids, prompt_mask, stop_token_ids):
+    """The padding mask of generated `token_ids`: true up to and including each row's first stop token after
+    the prompt (`prompt_mask` true on prompt tokens), all true without `stop_token_ids`; any leading shape.
+
+    (keras-hub 0.32's samplers look for end tokens only where the ids equal the
+    padding id, so kerasprop's generators rebuild the mask from the ids.)
+    """
+    if not stop_token_ids:
+        return ops.ones_like(token_ids, dtype="bool")
+    generated = ops.logical_not(ops.cast(prompt_mask, "bool"))
+    ends = ops.cast(ops.logical_and(_stop_mask(token_ids, stop_token_ids), generated), "int32")
+    return ops.equal(ops.cumsum(ends, axis=-1) - ends, 0)
 
 
 def _mark_tokens(tokens, weights, vocabulary_size):
@@ -237,10 +250,7 @@ class BeamSampler(keras_hub.samplers.BeamSampler):
         )
         batch_size, num_beams, length = ops.shape(beams)
         generated = ops.logical_not(ops.repeat(mask[:, None, :], num_beams, axis=1))
-        if stop_token_ids:
-            ends = ops.cast(ops.logical_and(_stop_mask(beams, stop_token_ids), generated), "int32")
-            before_end = ops.equal(ops.cumsum(ends, axis=-1) - ends, 0)
-            generated = ops.logical_and(generated, before_end)
+        generated = ops.logical_and(generated, mask_after_end(beams, ops.logical_not(generated), stop_token_ids))
         new_tokens = ops.maximum(ops.sum(ops.cast(generated, "float32"), axis=-1), 1.0)
         scores = log_probs / new_tokens**self.length_penalty
         order = ops.argsort(-scores, axis=-1)[:, :copies]

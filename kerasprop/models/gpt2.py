@@ -13,9 +13,9 @@ keras-hub's `call_with_cache` is left as it is.
 import keras
 import keras_hub
 from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
 
 from kerasprop.models.causal_lm import CausalLM
+from kerasprop.models.generation import mask_after_end
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
@@ -89,11 +89,8 @@ class GPT2TextGenerator(CausalLM, keras_hub.models.GPT2CausalLM):
             hidden_states=hidden_states,
             model=self,
         )
-        if stop_token_ids is None:
-            return {"token_ids": token_ids, "padding_mask": ops.ones_like(token_ids, dtype="bool")}
         # As keras-hub: mask everything after the first stop token past the prompt.
-        ends = ops.cast(any_equal(token_ids, stop_token_ids, ops.logical_not(padding_mask)), "int32")
-        return {"token_ids": token_ids, "padding_mask": ops.equal(ops.cumsum(ends, axis=-1) - ends, 0)}
+        return {"token_ids": token_ids, "padding_mask": mask_after_end(token_ids, padding_mask, stop_token_ids)}
 
 
 def _decoder_layer_with_cache(layer, x, cache, index):

@@ -6,12 +6,13 @@ import pathlib
 import keras
 import keras_hub
 import numpy as np
-from keras_hub.src.utils.preset_utils import TASK_CONFIG_FILE, check_config_class, check_file_exists
-from keras_hub.src.utils.preset_utils import get_preset_loader, load_json
 
+from kerasprop.compat import get_preset_loader
 from kerasprop.models.deferred_init import deferred_initialisation
+from kerasprop.models.families import is_saved_as
 from kerasprop.models.heads import resize_dense
 from kerasprop.models.image_inputs import center_fit, to_pixels
+from kerasprop.models.inference import softmax
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.specs import describe
 
@@ -76,8 +77,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         from kerasprop.hub.catalog import resolve_handle
 
         preset = resolve_handle(preset)
-        saved_class = _saved_task_class(preset)
-        if saved_class is not None and issubclass(saved_class, cls):
+        if is_saved_as(preset, cls):
             model = get_preset_loader(preset).load_task(cls, load_weights, True, **kwargs)
         else:
             model = cls._from_image_classifier(preset, load_weights, labels, num_classes, **kwargs)
@@ -158,8 +158,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
             return outputs
         if self.multi_label:
             return 1 / (1 + np.exp(-outputs))
-        outputs = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-        return outputs / outputs.sum(axis=-1, keepdims=True)
+        return softmax(outputs)
 
     def predict_image_classification(self, request):
         index = {label: i for i, label in enumerate(self.labels)}
@@ -213,16 +212,6 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         config = super().get_config()
         config.update(labels=list(self.labels), multi_label=self.multi_label)
         return config
-
-
-def _saved_task_class(preset):
-    """The class recorded in a Keras preset's task.json, or `None` (no task.json, or not a Keras preset)."""
-    try:
-        if not check_file_exists(preset, TASK_CONFIG_FILE):
-            return None
-        return check_config_class(load_json(preset, TASK_CONFIG_FILE))
-    except (ValueError, FileNotFoundError):
-        return None
 
 
 def _check_labels(labels, num_classes):

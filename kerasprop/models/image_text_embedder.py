@@ -16,7 +16,11 @@ from keras import ops
 
 from kerasprop.models.image_inputs import fit_images
 from kerasprop.models.inference import (
-    compiled_forward, forward_in_batches, joint_vector_rows, vector_rows, zero_shot_image_rows,
+    compiled_forward,
+    forward_in_batches,
+    joint_vector_rows,
+    vector_rows,
+    zero_shot_image_rows,
 )
 from kerasprop.models.text_embedder import SentenceEmbedder
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss

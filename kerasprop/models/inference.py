@@ -265,11 +265,33 @@ def zero_shot_image_rows(request, model_name, embed_images, embed_texts, scale):
     outputs = []
     for image, labels in zip(images, label_lists):
         logits = scale * np.stack([label_vectors[label] for label in labels]) @ image
-        probabilities = np.exp(logits - logits.max())
-        probabilities /= probabilities.sum()
+        probabilities = softmax(logits)
         order = np.argsort(-probabilities, kind="stable")[:top_k]
         outputs.append({labels[i]: float(probabilities[i]) for i in order})
     return outputs
+
+
+#: Sequences are padded to a power of two of at least this many tokens.
+MIN_LENGTH_BUCKET = 8
+
+
+def power_of_two_bucket(size, minimum=1, limit=None):
+    """`size` rounded up to a power of two, at least `minimum` and at most `limit`.
+
+    Padded lengths and batch sizes come from a few shapes, so compiled functions are reused.
+
+    >>> power_of_two_bucket(5), power_of_two_bucket(3, minimum=8), power_of_two_bucket(40, limit=32)
+    (8, 8, 32)
+    """
+    bucket = max(minimum, 1 << (int(size) - 1).bit_length())
+    return bucket if limit is None else min(limit, bucket)
+
+
+def softmax(logits, axis=-1):
+    """Softmax of a numpy array along `axis`, in float64 (probabilities that sum to 1 to rounding)."""
+    logits = np.asarray(logits, "float64")
+    exp = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return exp / exp.sum(axis=axis, keepdims=True)
 
 
 def _unit(vectors):

@@ -22,8 +22,9 @@ import numpy as np
 
 from kerasprop.hub.converters import bert as _bert_converter  # noqa: F401  (BertForMaskedLM checkpoints)
 from kerasprop.hub.converters import classification_heads, masked_lm_heads
+from kerasprop.models.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
 from kerasprop.models.task_model import KerasTaskModel, register_former_name
-from kerasprop.models.text_classifier import INFERENCE_BATCH_SIZE, backbone_family, padded_length
+from kerasprop.models.text_classifier import INFERENCE_BATCH_SIZE, backbone_family
 from kerasprop.schemas.tasks import MASK_SPELLINGS
 
 _MASK = re.compile("|".join(re.escape(mask) for mask in MASK_SPELLINGS))
@@ -141,7 +142,7 @@ class MaskedLM(KerasTaskModel):
         logits = [None] * len(rows)
         for start in range(0, len(order), INFERENCE_BATCH_SIZE):
             batch_rows = order[start:start + INFERENCE_BATCH_SIZE]
-            width = padded_length(int(lengths[batch_rows].max()), self.backbone.max_sequence_length)
+            width = power_of_two_bucket(lengths[batch_rows].max(), MIN_LENGTH_BUCKET, self.backbone.max_sequence_length)
             masks = max(len(rows[i][1]) for i in batch_rows)
             token_ids = np.full((len(batch_rows), width), pad, dtype="int32")
             mask_positions = np.zeros((len(batch_rows), masks), dtype="int32")
@@ -175,9 +176,7 @@ class MaskedLM(KerasTaskModel):
         top_k = request.options["top_k"]
         outputs = []
         for text, logits in zip(request.inputs["text"], self.mask_logits(request.inputs["text"])):
-            logits = logits.astype("float64")
-            probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            probabilities /= probabilities.sum(axis=-1, keepdims=True)
+            probabilities = softmax(logits)
             per_mask = []
             for index, row in enumerate(probabilities):
                 best = np.argsort(-row, kind="stable")[:top_k]

@@ -19,20 +19,23 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
-from keras_hub.src.models.moonshine.moonshine_audio_converter import MoonshineAudioConverter
-from keras_hub.src.models.moonshine.moonshine_audio_to_text import MoonshineAudioToText
-from keras_hub.src.models.moonshine.moonshine_audio_to_text_preprocessor import MoonshineAudioToTextPreprocessor
-from keras_hub.src.models.moonshine.moonshine_backbone import MoonshineBackbone
-from keras_hub.src.tokenizers.tokenizer import Tokenizer
-from keras_hub.src.utils.tensor_utils import preprocessing_function, tf
+from keras_hub.layers import MoonshineAudioConverter
+from keras_hub.models import (
+    MoonshineAudioToText,
+    MoonshineAudioToTextPreprocessor,
+    MoonshineBackbone,
+)
+from keras_hub.tokenizers import Tokenizer
 
 import kerasprop.hub.converters.moonshine  # noqa: F401  (registers the Hugging Face Moonshine converter)
+from kerasprop.compat import preprocessing_function
+from kerasprop.models.generation import mask_after_end
 from kerasprop.models.speech import (
     CHUNK_OVERLAP,
     MAX_BATCH_SIZE,
     audio_windows,
-    mask_after_end,
     merge_overlapping,
     padded_batch,
 )

@@ -17,6 +17,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from kerasprop.models.inference import softmax
 from kerasprop.models.text_classifier import ClassifierTask, backbone_family, ranked
 
 DEFAULT_HYPOTHESIS_TEMPLATE = "This example is {label}."
@@ -81,8 +82,7 @@ class NLIZeroShotClassifier(ClassifierTask):
             if self.multi_label:
                 scores = 1.0 / (1.0 + np.exp(logits[rows, self.contradiction_index] - entailment[rows]))
             else:
-                scores = np.exp(entailment[rows] - entailment[rows].max())
-                scores = scores / scores.sum()
+                scores = softmax(entailment[rows])
             outputs.append(ranked(zip(labels, scores), request.options["top_k"]))
         return outputs
 

@@ -26,7 +26,14 @@ MAX_CHARS_PER_WORD = 100
 
 def fast_tokenizer(tokenizer):
     """The `tokenizers.Tokenizer` equivalent to a keras-hub tokenizer, with offsets and pair templates."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     if isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
         vocabulary = tokenizer.get_vocabulary()

@@ -10,15 +10,9 @@ the head alone: see `kerasprop.models.base_backbone`).
 import keras
 import numpy as np
 
+from kerasprop.models.inference import softmax
 from kerasprop.models.sentence_heads import SentenceHead
 from kerasprop.models.text_classifier import label_mapping
-
-
-def softmax(logits):
-    """Row-wise softmax of a numpy array."""
-    logits = np.asarray(logits, "float64")
-    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")

@@ -11,7 +11,13 @@ import keras
 import numpy as np
 
 from kerasprop.models.base_backbone import attach_base
-from kerasprop.models.extractive_summary import SHARE, content_words, split_sentences, summarise, word_overlap
+from kerasprop.models.extractive_summary import (
+    SHARE,
+    content_words,
+    split_sentences,
+    summarise,
+    word_overlap,
+)
 from kerasprop.models.text_embedder import SentenceEmbedder
 from kerasprop.schemas.specs import describe
 

@@ -28,13 +28,18 @@ import importlib
 import json
 import warnings
 
-import keras
 import keras_hub
 import numpy as np
 from keras import ops
 
 from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.models.generation import first_of_copies, sampler_from_options, wants_sampling
+from kerasprop.models.generation import (
+    first_of_copies,
+    mask_after_end,
+    sampler_from_options,
+    wants_sampling,
+)
+from kerasprop.models.inference import power_of_two_bucket
 from kerasprop.models.task_model import KerasTaskModel
 
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
@@ -111,7 +116,7 @@ def _generations_per_prompt(sampler):
 
 def _batch_bucket(size):
     """The padded batch size: a power of two, then multiples of 8."""
-    return 1 << (size - 1).bit_length() if size <= 8 else -(-size // 8) * 8
+    return power_of_two_bucket(size) if size <= 8 else -(-size // 8) * 8
 
 
 def _pack_for_generation(preprocessor, x, decoder_length):
@@ -211,13 +216,11 @@ class Seq2SeqLM(KerasTaskModel):
 
     @classmethod
     def _class_for_preset(cls, preset, loader):
-        from keras_hub.src.utils import preset_utils
+        from kerasprop.models.families import saved_class
 
-        if preset_utils.check_file_exists(preset, preset_utils.TASK_CONFIG_FILE) and "registered_name" in loader.config:
-            saved = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
-            saved_class = keras.saving.get_registered_object(saved["registered_name"])
-            if isinstance(saved_class, type) and issubclass(saved_class, cls):
-                return saved_class
+        saved = saved_class(preset)
+        if saved is not None and issubclass(saved, cls):
+            return saved
         backbone_cls = loader.check_backbone_class()
         if getattr(cls, "backbone_cls", None) is backbone_cls:
             return cls
@@ -354,7 +357,7 @@ class Seq2SeqLM(KerasTaskModel):
             next=next, prompt=token_ids, cache=cache, index=index, mask=prompt_mask,
             stop_token_ids=stop_token_ids, hidden_states=hidden_states, model=self,
         )
-        return {"decoder_token_ids": token_ids, "decoder_padding_mask": _output_mask(token_ids, prompt_mask, stop_token_ids)}
+        return {"decoder_token_ids": token_ids, "decoder_padding_mask": mask_after_end(token_ids, prompt_mask, stop_token_ids)}
 
     # === The backprop tasks ===
 
@@ -466,16 +469,6 @@ class Seq2SeqLM(KerasTaskModel):
         return {"encoder_text": np.array(inputs), "decoder_text": np.array(targets)}
 
 
-def _output_mask(token_ids, prompt_mask, stop_token_ids):
-    """keras-hub's output padding mask: everything up to and including each row's first new stop token."""
-    if stop_token_ids is None:
-        return ops.ones_like(token_ids, dtype="bool")
-    generated = ops.logical_not(ops.cast(prompt_mask, "bool"))
-    ends = ops.zeros_like(generated)
-    for stop_token_id in stop_token_ids:
-        ends = ops.logical_or(ends, ops.equal(token_ids, stop_token_id))
-    ends = ops.cast(ops.logical_and(ends, generated), "int32")
-    return ops.equal(ops.cumsum(ends, axis=-1) - ends, 0)
 
 
 def _subclasses(cls):

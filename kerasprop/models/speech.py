@@ -6,8 +6,8 @@ joins the token sequences of a clip where they overlap.
 """
 
 import numpy as np
-from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
+
+from kerasprop.models.inference import power_of_two_bucket
 
 #: Windows (chunks of audio) per forward pass.
 MAX_BATCH_SIZE = 16
@@ -63,7 +63,7 @@ def padded_batch(windows, num_samples):
     >>> padded_batch([np.ones(3), np.ones(2), np.ones(1)], 4).shape
     (4, 4)
     """
-    size = 1 << (len(windows) - 1).bit_length()
+    size = power_of_two_bucket(len(windows))
     batch = np.zeros((size, num_samples), dtype="float32")
     for i in range(size):
         window = windows[min(i, len(windows) - 1)][:num_samples]
@@ -71,12 +71,3 @@ def padded_batch(windows, num_samples):
     return batch
 
 
-def mask_after_end(token_ids, prompt_mask, stop_token_ids):
-    """The padding mask of generated `token_ids`: true up to each row's first end token after the prompt.
-
-    (keras-hub 0.32's samplers look for end tokens only where the ids equal the
-    padding id, so the recognisers rebuild the mask from the ids.)
-    """
-    ends = ops.cast(any_equal(token_ids, stop_token_ids, ops.logical_not(prompt_mask)), "int32")
-    after_end = ops.cumsum(ends, axis=-1) - ends
-    return ops.equal(after_end, 0)

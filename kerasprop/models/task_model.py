@@ -23,14 +23,18 @@ import warnings
 
 import keras
 import keras_hub
-from keras_hub.src.utils.preset_utils import builtin_presets
-from keras_hub.src.utils.python_utils import classproperty
 
+from kerasprop.compat import builtin_presets, classproperty
 from kerasprop.hub import catalog as _catalog
 from kerasprop.hub.folders import check_preset_folder, is_keras_folder, loading
-from kerasprop.models.base_backbone import drop_optimizer_state, is_delta_preset, load_delta, save_delta
-from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.base import BaseModel, check_name
+from kerasprop.models.base_backbone import (
+    drop_optimizer_state,
+    is_delta_preset,
+    load_delta,
+    save_delta,
+)
+from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.schemas import BATCH, get_schema, task_names
 
 
@@ -169,7 +173,7 @@ class KerasTaskModel(BaseModel):
 
 def family_member(family, preset):
     """The registered subclass of the mixin `family` built on `preset`'s backbone (keras-hub's own lookup)."""
-    from keras_hub.src.utils.preset_utils import find_subclass, get_preset_loader
+    from kerasprop.compat import find_subclass, get_preset_loader
 
     backbone_cls = get_preset_loader(preset).check_backbone_class()
     return find_subclass(preset, family, backbone_cls)

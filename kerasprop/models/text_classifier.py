@@ -20,15 +20,16 @@ import keras
 import keras_hub
 import numpy as np
 
+from kerasprop.hub.converters import (
+    classification_heads,
+    deberta_v3,  # noqa: F401 (registers the deberta-v2 converter)
+)
 from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.hub.converters import classification_heads
-from kerasprop.hub.converters import deberta_v3  # noqa: F401 (registers the deberta-v2 converter)
+from kerasprop.models.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
 from kerasprop.models.task_model import KerasTaskModel
 
 #: Examples per forward pass at inference.
 INFERENCE_BATCH_SIZE = 32
-#: Sequences are padded to the next power of two of their batch's longest, at least this.
-MIN_BUCKET = 8
 
 
 class ClassifierTask(KerasTaskModel):
@@ -83,7 +84,7 @@ class ClassifierTask(KerasTaskModel):
         logits = np.zeros((len(lengths), self.num_classes), dtype="float32")
         for start in range(0, len(order), INFERENCE_BATCH_SIZE):
             rows = order[start:start + INFERENCE_BATCH_SIZE]
-            width = padded_length(int(lengths[rows].max()), features["padding_mask"].shape[1])
+            width = power_of_two_bucket(lengths[rows].max(), MIN_LENGTH_BUCKET, features["padding_mask"].shape[1])
             batch = {k: v[rows, :width] for k, v in features.items()}
             # keras.Model's own predict_on_batch: the features are already preprocessed.
             logits[rows] = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch))
@@ -92,20 +93,13 @@ class ClassifierTask(KerasTaskModel):
     def predict_text_pair_classification(self, request):
         if not self.class_names:
             raise ValueError(f"Model '{self.name}' has learnt no labels yet: finetune it first.")
-        logits = self.class_logits(request.inputs["text"], request.inputs["text_pair"])
-        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        probabilities = softmax(self.class_logits(request.inputs["text"], request.inputs["text_pair"]))
         return [ranked(zip(self.class_names, row), request.options["top_k"]) for row in probabilities]
 
     def get_config(self):
         config = super().get_config()
         config.update(class_names=None if self.class_names is None else list(self.class_names))
         return config
-
-
-def padded_length(length, limit):
-    """The length a batch whose longest sequence has `length` tokens is padded to: a power of two."""
-    return min(limit, max(MIN_BUCKET, 1 << (length - 1).bit_length()))
 
 
 def ranked(scores, top_k=0):
@@ -218,8 +212,7 @@ class SupervisedTextClassifier(ClassifierTask):
             if unknown:
                 raise ValueError(f"Unknown label(s) {unknown}: model '{self.name}' knows {self.class_names}.")
             chosen = row[[index[name] for name in names]]
-            probabilities = np.exp(chosen - chosen.max())
-            outputs.append(ranked(zip(names, probabilities / probabilities.sum()), request.options["top_k"]))
+            outputs.append(ranked(zip(names, softmax(chosen)), request.options["top_k"]))
         return outputs
 
 

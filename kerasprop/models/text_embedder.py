@@ -23,15 +23,24 @@ import keras
 import keras_hub
 import numpy as np
 from keras import ops
-from keras_hub.src.utils import preset_utils
-from keras_hub.src.utils.tensor_utils import preprocessing_function
-from keras_hub.src.utils.transformers.preset_loader import TransformersPresetLoader
-from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
 
+from kerasprop.compat import (
+    SafetensorLoader,
+    TransformersPresetLoader,
+    preprocessing_function,
+    preset_utils,
+)
 from kerasprop.models.base_backbone import is_delta_preset, load_delta
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.models.extractive_summary import centrality, summarise
-from kerasprop.models.inference import compiled_forward, resolve_matmul_precision, vector_rows
+from kerasprop.models.families import is_saved_as
+from kerasprop.models.inference import (
+    compiled_forward,
+    power_of_two_bucket,
+    resolve_matmul_precision,
+    softmax,
+    vector_rows,
+)
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
@@ -52,11 +61,6 @@ def _bucket_length(length):
     """
     step = max(8, 2 ** (int(length).bit_length() - 3))
     return -(-int(length) // step) * step
-
-
-def _bucket_rows(rows, batch_size):
-    """Pads a batch of `rows` up to a power of two (at most `batch_size`)."""
-    return min(batch_size, 1 << (int(rows) - 1).bit_length())
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
@@ -122,7 +126,7 @@ class SentenceEmbedderPreprocessor(keras_hub.models.TextEmbedderPreprocessor):
         for begin in range(0, len(order), batch_size):
             positions = order[begin : begin + batch_size]
             rows = np.concatenate(
-                [positions, np.repeat(positions[-1], _bucket_rows(len(positions), batch_size) - len(positions))]
+                [positions, np.repeat(positions[-1], power_of_two_bucket(len(positions), limit=batch_size) - len(positions))]
             )
             width = min(_bucket_length(lengths[positions[0]]), self.sequence_length)
             ids = np.full((len(rows), width), pad, dtype="int32")
@@ -284,7 +288,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         if is_delta_preset(preset):
             return load_delta(cls, preset, **kwargs)
         loader = preset_utils.get_preset_loader(preset)
-        if _is_saved(preset, cls):
+        if is_saved_as(preset, cls):
             return loader.load_task(cls, load_weights, True, **kwargs)
         settings = _sentence_transformers_settings(preset)
         projection = settings.pop("projection", None)
@@ -362,9 +366,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         results = []
         for vector, labels in zip(text_vectors, label_lists):
             logits = label_vectors[[index[label] for label in labels]] @ vector / self.temperature
-            probabilities = np.exp(logits - logits.max())
-            probabilities /= probabilities.sum()
-            ranked = sorted(zip(labels, probabilities.tolist()), key=lambda pair: -pair[1])
+            ranked = sorted(zip(labels, softmax(logits).tolist()), key=lambda pair: -pair[1])
             results.append(dict(ranked[:top_k] if top_k else ranked))
         return results
 
@@ -421,17 +423,6 @@ def _check_template(template):
 
 
 # --- loading ---------------------------------------------------------------------------
-
-
-def _is_saved(preset, cls):
-    """Whether `preset` holds a Keras task config of `cls` (or a subclass)."""
-    if not preset_utils.check_file_exists(preset, preset_utils.TASK_CONFIG_FILE):
-        return False
-    config = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
-    try:
-        return issubclass(preset_utils.check_config_class(config), cls)
-    except (TypeError, ValueError, AttributeError):
-        return False
 
 
 def _modules(preset):

@@ -15,6 +15,7 @@ it is read in overlapping windows of the sequence length, consecutive windows sh
 import keras
 import numpy as np
 
+from kerasprop.models.inference import softmax
 from kerasprop.models.offsets import decode_tokens
 from kerasprop.models.text_classifier import label_mapping
 from kerasprop.models.token_heads import TokenHeadTask
@@ -64,9 +65,7 @@ class TokenClassifier(TokenHeadTask):
             entities = []
             for encoding in per_text:
                 window_logits = next(logits)
-                scores = np.exp(window_logits - window_logits.max(axis=-1, keepdims=True))
-                scores /= scores.sum(axis=-1, keepdims=True)
-                found = self.aggregate(self.tokens(text, encoding, scores), aggregation)
+                found = self.aggregate(self.tokens(text, encoding, softmax(window_logits)), aggregation)
                 entities += [e for e in found if e.get("entity", e.get("entity_group")) not in ignore]
             outputs.append(merge_overlapping(entities) if len(per_text) > 1 else entities)
         return outputs

@@ -20,13 +20,12 @@ import numpy as np
 
 from kerasprop.hub.converters import token_heads as hf_heads
 from kerasprop.models.base_backbone import is_delta_preset, load_delta
+from kerasprop.models.inference import MIN_LENGTH_BUCKET, power_of_two_bucket
 from kerasprop.models.offsets import fast_tokenizer
 from kerasprop.models.task_model import KerasTaskModel
 
 #: Examples per forward pass at inference.
 INFERENCE_BATCH_SIZE = 32
-#: Sequences are padded to the next power of two of their batch's longest, at least this.
-MIN_BUCKET = 8
 #: Longest packed sequence when the backbone allows more (the transformers pipelines' default).
 MAX_SEQUENCE_LENGTH = 384
 
@@ -173,7 +172,7 @@ class TokenHeadTask(KerasTaskModel, keras_hub.models.Task):
         outputs = [None] * len(encodings)
         for start in range(0, len(order), INFERENCE_BATCH_SIZE):
             rows = order[start:start + INFERENCE_BATCH_SIZE]
-            width = min(self.sequence_length, max(MIN_BUCKET, 1 << (int(lengths[rows].max()) - 1).bit_length()))
+            width = power_of_two_bucket(lengths[rows].max(), MIN_LENGTH_BUCKET, self.sequence_length)
             batch = self.pack([encodings[i] for i in rows], width)
             # keras.Model's own predict_on_batch: the features are already packed.
             logits = np.asarray(keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch)), "float32")

@@ -18,26 +18,29 @@ probabilities over windows.
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf
 from keras import ops
-from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
-from keras_hub.src.models.audio_to_text import AudioToText
-from keras_hub.src.models.audio_to_text_preprocessor import AudioToTextPreprocessor
-from keras_hub.src.models.whisper.whisper_audio_converter import WhisperAudioConverter
-from keras_hub.src.models.whisper.whisper_backbone import WhisperBackbone
-from keras_hub.src.models.whisper.whisper_tokenizer import WhisperTokenizer
-from keras_hub.src.utils.tensor_utils import preprocessing_function, tf
+from keras_hub.layers import StartEndPacker, WhisperAudioConverter
+from keras_hub.models import WhisperBackbone
+from keras_hub.tokenizers import WhisperTokenizer
 
 import kerasprop.hub.converters.whisper  # noqa: F401  (registers the Hugging Face Whisper converter)
+from kerasprop.compat import (
+    AudioToText,
+    AudioToTextPreprocessor,
+    preprocessing_function,
+)
+from kerasprop.models.generation import mask_after_end
 from kerasprop.models.heads import resize_dense
-from kerasprop.models.task_model import KerasTaskModel
+from kerasprop.models.inference import softmax
 from kerasprop.models.speech import (
     CHUNK_OVERLAP,
     MAX_BATCH_SIZE,
     audio_windows,
-    mask_after_end,
     merge_overlapping,
     padded_batch,
 )
+from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.audio import to_model_rate
 from kerasprop.schemas.specs import describe
 
@@ -585,8 +588,8 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads a kerasprop preset, the catalog's names, or a Hugging Face `WhisperForAudioClassification`
         (or any Whisper checkpoint, given `labels=[...]` for a new head)."""
-        from kerasprop.hub.converters.classification_heads import transformers_config
         from kerasprop.hub.catalog import resolve_handle
+        from kerasprop.hub.converters.classification_heads import transformers_config
 
         hf_config = transformers_config(resolve_handle(preset))
         if hf_config is None:
@@ -601,7 +604,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
         return model
 
     def _port_head(self, preset):
-        from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+        from kerasprop.compat import SafetensorLoader
 
         with SafetensorLoader(preset, prefix="") as loader:
             for dense, name in ((self.projector, "projector"), (self.output_dense, "classifier")):
@@ -626,9 +629,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
             features = _features(converter, padded_batch(batch, converter.num_samples))
             outputs = keras.Model.predict_on_batch(self, features)
             logits.append(keras.ops.convert_to_numpy(outputs)[: len(batch)])
-        logits = np.concatenate(logits).astype("float64")
-        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        probabilities = softmax(np.concatenate(logits))
         bounds = np.cumsum([0] + [len(clip) for clip in windows])
         return np.stack([probabilities[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
 

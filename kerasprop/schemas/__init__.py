@@ -9,7 +9,15 @@ Example:
 import difflib
 
 from kerasprop.schemas.images import Image, load_image
-from kerasprop.schemas.schema import BATCH, ITEM, OPTION, Field, FinetuneSchema, Request, TaskSchema
+from kerasprop.schemas.schema import (
+    BATCH,
+    ITEM,
+    OPTION,
+    Field,
+    FinetuneSchema,
+    Request,
+    TaskSchema,
+)
 from kerasprop.schemas.specs import describe
 from kerasprop.schemas.tasks import SCHEMAS
 

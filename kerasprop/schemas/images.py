@@ -11,7 +11,6 @@ from kerasprop.schemas.encoded import read_encoded
 from kerasprop.schemas.specs import Spec, describe
 
 
-
 def load_image(value, key="image"):
     """Decodes any supported image input into an RGB `PIL.Image`.
 

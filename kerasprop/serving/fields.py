@@ -17,7 +17,18 @@ from marshmallow import fields, validate
 
 from kerasprop.schemas import BATCH, Field, Image
 from kerasprop.schemas.audio import Audio
-from kerasprop.schemas.specs import AnyOf, Boolean, Choice, DictOf, ListOf, Number, Record, Spec, Text, TupleOf
+from kerasprop.schemas.specs import (
+    AnyOf,
+    Boolean,
+    Choice,
+    DictOf,
+    ListOf,
+    Number,
+    Record,
+    Spec,
+    Text,
+    TupleOf,
+)
 
 #: Inputs sent as uploaded files (never as server-side paths).
 FILE_SPECS = (Image, Audio)

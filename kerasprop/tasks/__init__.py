@@ -11,8 +11,8 @@ Example:
 2
 """
 
-from kerasprop.tasks.base import Task, _given
 from kerasprop.schemas.specs import ListOf, Text, TupleOf, describe
+from kerasprop.tasks.base import Task, _given
 
 
 class QA(Task):

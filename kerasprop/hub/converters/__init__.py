@@ -1,7 +1,7 @@
 """Converters for Hugging Face checkpoints that keras-hub cannot read yet.
 
-A converter is a module with the interface of keras-hub's own
-`keras_hub.src.utils.transformers.convert_*` modules (`backbone_cls`,
+A converter is a module with the interface of keras-hub's own `convert_*`
+modules in `keras_hub.src.utils.transformers` (`backbone_cls`,
 `convert_backbone_config`, `convert_weights`, `convert_tokenizer`, and
 optionally `load_image_converter_config`, `load_preprocessor_config`, ...).
 `register_converter(model_type, module)` makes keras-hub's transformers preset
@@ -45,8 +45,7 @@ def registered_converters():
 
 def _install_hook():
     """Wraps `TransformersPresetLoader.__init__` once to consult `_CONVERTERS` first."""
-    from keras_hub.src.utils.preset_utils import PresetLoader
-    from keras_hub.src.utils.transformers.preset_loader import TransformersPresetLoader
+    from kerasprop.compat import PresetLoader, TransformersPresetLoader
 
     if getattr(TransformersPresetLoader, "_kerasprop_converters", None) is _CONVERTERS:
         return
@@ -66,7 +65,7 @@ def _install_hook():
 
 def get_preset_loader(preset):
     """keras-hub's `PresetLoader` for `preset`, with kerasprop's converters registered."""
-    from keras_hub.src.utils import preset_utils
+    from kerasprop.compat import preset_utils
 
     for module in BUILTIN_CONVERTERS:
         importlib.import_module(module)

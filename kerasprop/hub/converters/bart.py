@@ -10,12 +10,13 @@ differs from its encoder is refused with a clear error.
 
 import sys
 
-from keras_hub.src.utils.transformers import convert_bart
-from keras_hub.src.utils.transformers.convert_bart import backbone_cls  # noqa: F401
-from keras_hub.src.utils.transformers.convert_bart import convert_tokenizer  # noqa: F401
-from keras_hub.src.utils.transformers.convert_bart import convert_weights  # noqa: F401
-
+from kerasprop.compat import convert_bart
 from kerasprop.hub.converters import register_converter
+
+# keras-hub's own, unchanged.
+backbone_cls = convert_bart.backbone_cls
+convert_tokenizer = convert_bart.convert_tokenizer
+convert_weights = convert_bart.convert_weights
 
 #: (encoder key, decoder key) pairs that keras-hub's `BartBackbone` needs equal.
 _SHARED_SIZES = (("encoder_layers", "decoder_layers"), ("encoder_attention_heads", "decoder_attention_heads"),

@@ -8,8 +8,7 @@ masked-LM head does not use it. Everything else is keras-hub's `convert_bert`.
 
 import sys
 
-from keras_hub.src.utils.transformers import convert_bert
-
+from kerasprop.compat import convert_bert
 from kerasprop.hub.converters import register_converter
 
 backbone_cls = convert_bert.backbone_cls

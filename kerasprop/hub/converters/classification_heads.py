@@ -32,7 +32,7 @@ POOLER_ACTIVATIONS = {"deberta-v2": ("pooler_hidden_act", "gelu")}
 
 def transformers_config(preset):
     """The `config.json` of a Hugging Face checkpoint, or `None` for a keras-hub preset."""
-    from keras_hub.src.utils.preset_utils import check_file_exists, load_json
+    from kerasprop.compat import check_file_exists, load_json
 
     if not isinstance(preset, str) or not check_file_exists(preset, "config.json"):
         return None
@@ -61,7 +61,7 @@ def port_token_type_embedding(backbone, preset, hf_config):
     `RobertaBackbone` has no token types (its XLM-R converter folds them in the
     same way).
     """
-    from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+    from kerasprop.compat import SafetensorLoader
 
     if hf_config["model_type"] != "roberta":
         return
@@ -73,7 +73,7 @@ def port_token_type_embedding(backbone, preset, hf_config):
 
 def port_head(task, preset, hf_config):
     """Copies the classification head of the checkpoint at `preset` onto `task`'s head layers."""
-    from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+    from kerasprop.compat import SafetensorLoader
 
     model_type = hf_config["model_type"]
     if model_type not in HEADS:

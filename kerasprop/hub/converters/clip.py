@@ -8,11 +8,9 @@ Importing this module registers the converter, after which
 import sys
 
 import numpy as np
-from keras_hub.src.models.clip.clip_backbone import CLIPBackbone
-from keras_hub.src.models.clip.clip_text_encoder import CLIPTextEncoder
-from keras_hub.src.models.clip.clip_vision_encoder import CLIPVisionEncoder
-from keras_hub.src.utils.preset_utils import check_file_exists, get_file, load_json
+from keras_hub.models import CLIPBackbone, CLIPTextEncoder, CLIPVisionEncoder
 
+from kerasprop.compat import check_file_exists, get_file, load_json
 from kerasprop.hub.converters import register_converter
 
 backbone_cls = CLIPBackbone

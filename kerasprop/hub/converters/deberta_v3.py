@@ -22,9 +22,14 @@ The tokenizer is the checkpoint's SentencePiece `spm.model`.
 import sys
 
 import numpy as np
-from keras_hub.src.models.deberta_v3.deberta_v3_backbone import DebertaV3Backbone
-from keras_hub.src.utils.preset_utils import HF_TOKENIZER_CONFIG_FILE, check_file_exists, get_file, load_json
+from keras_hub.models import DebertaV3Backbone
 
+from kerasprop.compat import (
+    HF_TOKENIZER_CONFIG_FILE,
+    check_file_exists,
+    get_file,
+    load_json,
+)
 from kerasprop.hub.converters import register_converter
 
 backbone_cls = DebertaV3Backbone

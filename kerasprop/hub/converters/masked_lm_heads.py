@@ -42,7 +42,7 @@ def check_masked_lm_head(hf_config):
 
 def port_head(task, preset, hf_config):
     """Copies the masked-LM head of the checkpoint at `preset` onto `task.masked_lm_head`."""
-    from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+    from kerasprop.compat import SafetensorLoader
 
     check_masked_lm_head(hf_config)
     dense, norm, bias = HEADS[hf_config["model_type"]]

@@ -15,9 +15,9 @@ keras-hub's backbone cannot represent raise a `ValueError` naming the setting.
 import sys
 
 import numpy as np
-from keras_hub.src.models.moonshine.moonshine_backbone import MoonshineBackbone
-from keras_hub.src.utils.preset_utils import check_file_exists, get_file, load_json
+from keras_hub.models import MoonshineBackbone
 
+from kerasprop.compat import check_file_exists, get_file, load_json
 from kerasprop.hub.converters import register_converter
 
 backbone_cls = MoonshineBackbone

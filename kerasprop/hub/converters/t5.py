@@ -17,12 +17,10 @@ tokenizer is the checkpoint's SentencePiece `spiece.model`.
 import sys
 
 import numpy as np
+from keras_hub.models import T5Backbone
 from safetensors import SafetensorError
-from keras_hub.src.models.t5.t5_backbone import T5Backbone
-from keras_hub.src.utils.keras_utils import gelu_approximate
-from keras_hub.src.utils.preset_utils import check_file_exists
-from keras_hub.src.utils.preset_utils import get_file
 
+from kerasprop.compat import check_file_exists, gelu_approximate, get_file
 from kerasprop.hub.converters import register_converter
 
 backbone_cls = T5Backbone

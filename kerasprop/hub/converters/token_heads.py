@@ -11,9 +11,11 @@ three encoder families:
 | bert, roberta, distilbert    | classifier           | qa_outputs         |
 """
 
-from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
-
-from kerasprop.hub.converters.classification_heads import port_token_type_embedding, transformers_config
+from kerasprop.compat import SafetensorLoader
+from kerasprop.hub.converters.classification_heads import (
+    port_token_type_embedding,
+    transformers_config,
+)
 from kerasprop.schemas.specs import describe
 
 MODEL_TYPES = ("bert", "roberta", "distilbert")
@@ -68,7 +70,8 @@ class PoolerOptionalLoader(SafetensorLoader):
         if self.safetensor_config is not None:
             return list(self.safetensor_config["weight_map"])
         import safetensors
-        from keras_hub.src.utils.preset_utils import SAFETENSOR_FILE, get_file
+
+        from kerasprop.compat import SAFETENSOR_FILE, get_file
 
         with safetensors.safe_open(get_file(self.preset, SAFETENSOR_FILE), framework="np") as file:
             return list(file.keys())

@@ -14,9 +14,9 @@ import json
 import sys
 
 import numpy as np
-from keras_hub.src.models.whisper.whisper_backbone import WhisperBackbone
-from keras_hub.src.utils.preset_utils import check_file_exists, get_file, load_json
+from keras_hub.models import WhisperBackbone
 
+from kerasprop.compat import check_file_exists, get_file, load_json
 from kerasprop.hub.converters import register_converter
 
 backbone_cls = WhisperBackbone
