@@ -287,9 +287,9 @@ def power_of_two_bucket(size, minimum=1, limit=None):
     return bucket if limit is None else min(limit, bucket)
 
 
-def softmax(logits, axis=-1):
-    """Softmax of a numpy array along `axis`, in float64 (probabilities that sum to 1 to rounding)."""
-    logits = np.asarray(logits, "float64")
+def softmax(logits, axis=-1, dtype="float64"):
+    """Softmax of a numpy array along `axis`, computed in `dtype`."""
+    logits = np.asarray(logits, dtype)
     exp = np.exp(logits - logits.max(axis=axis, keepdims=True))
     return exp / exp.sum(axis=axis, keepdims=True)
 
