@@ -13,8 +13,6 @@ import json
 import logging
 import os
 import sys
-import threading
-import time
 import warnings
 
 # The command prints results, not TensorFlow's start-up chatter (set it yourself to see it).
@@ -35,6 +33,7 @@ def import_backends_quietly():
         os.dup2(saved, 2)
         os.close(saved)
 
+from kerasprop.progress import Progress
 from kerasprop.schemas import BATCH, ITEM, get_schema, task_names
 from kerasprop.schemas.specs import Boolean, ListOf, Number
 
@@ -74,40 +73,6 @@ def task_input_from_args(schema, args):
             value = value[0]
         task_input[field.key] = value
     return task_input
-
-
-class Progress:
-    """A spinner with elapsed time on stderr while something slow runs (silent when not a terminal)."""
-
-    def __init__(self, message, enabled=None):
-        self.message = message
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._stop = threading.Event()
-        self._thread = None
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        if self.enabled:
-            self._thread = threading.Thread(target=self._spin, daemon=True)
-            self._thread.start()
-        return self
-
-    def _spin(self):
-        frames = "|/-\\"
-        i = 0
-        while not self._stop.wait(0.1):
-            elapsed = time.perf_counter() - self.start
-            sys.stderr.write(f"\r{frames[i % 4]} {self.message} {elapsed:5.1f}s")
-            sys.stderr.flush()
-            i += 1
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            elapsed = time.perf_counter() - self.start
-            sys.stderr.write(f"\r{'ok' if exc[0] is None else '!!'} {self.message} {elapsed:5.1f}s\n")
-        return False
 
 
 def _print_result(task, task_input, result, as_json):

@@ -8,8 +8,9 @@ is missing (a broken install) is listed as unavailable, with the reason.
 import json
 import sys
 
-from kerasprop.cli import Progress
+from kerasprop.progress import Progress
 from kerasprop.schemas import get_schema
+from kerasprop.schemas.task_specs import TASK_SPECS
 
 
 def _demo_image(shape="circle", colour=(220, 30, 30), size=96):
@@ -40,45 +41,17 @@ def _demo_clip():
 
 
 def examples():
-    """(task, task_input, printable input) for every task."""
-    circle = _demo_image()
-    return [
-        ("text-vectorisation", {"text": "kerasprop brings backprop's tasks to Keras."}, None),
-        (
-            "text-classification",
-            {"text": "My order arrived broken and nobody answers my emails.",
-             "labels": ["complaint", "praise", "question"]},
-            None,
-        ),
-        ("emotion", {"text": "I am so happy you came to visit!"}, None),
-        (
-            "summarisation",
-            {"text": "The city council met on Monday and voted to build a new library next to the park. "
-                     "The library will open in two years and will have a large room for children."},
-            None,
-        ),
-        (
-            "qa",
-            {"question": "Where does Sally live?", "context": "Sally lives in London with her two cats.",
-             "prev_q": [], "prev_a": []},
-            None,
-        ),
-        ("text-generation",
-         {"text": "A good friend is", "max_length": 20, "temperature": 0.0, "repetition_penalty": 1.3}, None),
-        ("extractive-qa", {"question": "Where does Sally live?", "context": "Sally lives in London with her two cats."},
-         None),
-        ("token-classification", {"text": "Alice Smith works for Acme Corporation in Paris."}, None),
-        ("image-classification", {"image": circle, "labels": ["a red circle", "a blue square"]}, "a drawn red circle"),
-        ("image-vectorisation", {"image": circle}, "a drawn red circle"),
-        ("image-text-vectorisation", {"image": circle, "text": "a red circle"}, "a drawn red circle + text"),
-        ("speech-recognition", {"audio": _demo_clip()},
-         '"turn on the kitchen light", spoken by an espeak-ng voice the model never heard'),
-        ("audio-classification", {"audio": _demo_tone()}, "a generated rising tone"),
-        ("fill-mask", {"text": "Paris is the [MASK] of France.", "top_k": 3}, None),
-        ("translation", {"text": "I see the red circle", "source_language": "English", "target_language": "German"},
-         None),
-        ("text-pair-classification", {"text": "the ball is red .", "text_pair": "there is a red ball ."}, None),
-    ]
+    """(task, task_input, printable input) for every task, from the task specs' examples."""
+    media = {"circle": _demo_image, "speech": _demo_clip, "tone": _demo_tone}
+    made = {}
+    rows = []
+    for spec in TASK_SPECS.values():
+        for kind in spec.example_media.values():
+            if kind not in made:
+                made[kind] = media[kind]()
+        task_input = {**{key: made[kind] for key, kind in spec.example_media.items()}, **spec.example}
+        rows.append((spec.task, task_input, spec.example_shown))
+    return rows
 
 
 def _printable(task_input, shown):

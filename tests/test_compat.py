@@ -67,3 +67,11 @@ def test_every_private_attribute_relied_on_exists():
 def test_keras_and_keras_hub_are_pinned_below_their_next_minor(package, bound):
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(rf'"{re.escape(package)}[^"]*{re.escape(bound)}', pyproject), f"{package} must be pinned {bound}"
+
+
+def test_imports_point_one_way(monkeypatch):
+    """The layers of docs/architecture.md, as the import-linter contract in pyproject.toml states them."""
+    from importlinter.cli import lint_imports
+
+    monkeypatch.chdir(ROOT)
+    assert lint_imports() == 0, "an import points up the layers: run `lint-imports` to see which"

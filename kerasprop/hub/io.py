@@ -18,8 +18,8 @@ import tempfile
 
 from kerasprop.hub import folders
 from kerasprop.hub.catalog import cache_dir, class_path, close_matches
-from kerasprop.models import registered_name, resolve_model_class
-from kerasprop.models.base import BaseModel, check_name, check_tasks
+from kerasprop.hub.registry import is_model, registered_name, resolve_model_class
+from kerasprop.schemas.models import check_name, check_tasks
 from kerasprop.schemas.specs import describe
 
 CONFIG_FILE = "kerasprop.json"
@@ -42,7 +42,7 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
     >>> model = kerasprop.models.AutoModel.from_pretrained("all-minilm-l6-v2")  # doctest: +SKIP
     >>> kerasprop.save(model, name="my-vectors")  # doctest: +SKIP
     """
-    if not isinstance(model, BaseModel):
+    if not is_model(model):
         raise TypeError(f"kerasprop.save() takes a kerasprop model (a BaseModel), got {describe(model)}.")
     name = check_name(name or model.name)
     if tasks is not None:
@@ -218,7 +218,7 @@ def upload(model, handle, **save_kwargs):
     """
     if not isinstance(handle, str) or not handle.startswith(("hf://", "kaggle://")):
         raise ValueError(f"An upload handle starts with 'hf://' or 'kaggle://', got {describe(handle)}.")
-    if not isinstance(model, BaseModel) or not hasattr(model, "save_to_preset"):
+    if not is_model(model) or not hasattr(model, "save_to_preset"):
         raise TypeError(
             f"Only Keras task models can be uploaded as presets, got {describe(model)}; "
             "pickled models stay local."

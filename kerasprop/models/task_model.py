@@ -27,7 +27,7 @@ import keras_hub
 from kerasprop.compat import builtin_presets, classproperty
 from kerasprop.hub import catalog as _catalog
 from kerasprop.hub.folders import check_preset_folder, is_keras_folder, loading
-from kerasprop.models.base import BaseModel, check_name
+from kerasprop.models.base import BaseModel
 from kerasprop.models.base_backbone import (
     drop_optimizer_state,
     is_delta_preset,
@@ -36,6 +36,7 @@ from kerasprop.models.base_backbone import (
 )
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.schemas import BATCH, get_schema, task_names
+from kerasprop.schemas.models import check_name
 
 
 def _task_input_keys():

@@ -1,8 +1,9 @@
 """The task schemas, from backprop's task tables.
 
-Adding a task is adding one `TaskSchema` here (and a model family that serves
-it): the task classes, the model shim, the CLI and the HTTP adapter all read
-these descriptions.
+Adding a task is adding one `TaskSchema` here and one `TaskSpec` in
+`task_specs.py` (and a model family that serves it): the task classes, the model
+shim, the CLI and the HTTP adapter all read these descriptions
+(docs/architecture.md, "How to add a task").
 """
 
 from kerasprop.schemas.audio import Audio, resample_request

@@ -281,7 +281,7 @@ class DeepaasModel:
         Returns where the model was saved and the last value of each loss.
         """
         from kerasprop.hub.io import find_saved, save
-        from kerasprop.models.base import check_name
+        from kerasprop.schemas.models import check_name
 
         data = kwargs.pop("data")
         variant = kwargs.pop("variant", None)

@@ -12,6 +12,7 @@ Example:
 """
 
 from kerasprop.schemas.specs import ListOf, Text, TupleOf, describe
+from kerasprop.schemas.task_specs import TASK_SPECS
 from kerasprop.tasks.base import Task, _given
 
 
@@ -25,8 +26,6 @@ class QA(Task):
     """
 
     task = "qa"
-    default_model = "minilm-qa"
-    hub_model = "t5-base-qa-summary-emotion"
 
     def __call__(self, question, context, prev_qa=None):
         task_input = {"question": question, "context": context}
@@ -60,8 +59,6 @@ class TextClassification(Task):
     """
 
     task = "text-classification"
-    default_model = "all-minilm-l6-v2"
-    hub_model = "bart-large-mnli"
 
     def __call__(self, text, labels=None, top_k=0):
         return self.run(_given(text=text, labels=labels, top_k=top_k))
@@ -76,8 +73,6 @@ class Emotion(Task):
     """
 
     task = "emotion"
-    default_model = "minilm-emotion"
-    hub_model = "t5-base-qa-summary-emotion"
 
     def __call__(self, text):
         return self.run({"text": text})
@@ -92,8 +87,6 @@ class Summarisation(Task):
     """
 
     task = "summarisation"
-    default_model = "all-minilm-l6-v2"
-    hub_model = "t5-base-qa-summary-emotion"
 
     def __call__(self, text):
         return self.run({"text": text})
@@ -111,8 +104,6 @@ class TextGeneration(Task):
     """
 
     task = "text-generation"
-    default_model = "gpt2-tiny-pydocs"
-    hub_model = "gpt2-medium"
 
     def __call__(self, text, min_length=None, max_length=None, temperature=None, top_k=None, top_p=None,
                  repetition_penalty=None, length_penalty=None, num_beams=None, num_generations=None,
@@ -141,8 +132,6 @@ class TextVectorisation(Task):
     """
 
     task = "text-vectorisation"
-    default_model = "all-minilm-l6-v2"
-    hub_model = "msmarco-distilroberta-base-v2"
 
     def __call__(self, text, return_tensor=False, truncate_dim=None, precision=None):
         return self.run(_given(text=text, return_tensor=return_tensor, truncate_dim=truncate_dim,
@@ -158,8 +147,6 @@ class ImageClassification(Task):
     """
 
     task = "image-classification"
-    default_model = "minilm-shapes-lit"
-    hub_model = "clip"
 
     def __call__(self, image, labels=None, top_k=0):
         return self.run(_given(image=image, labels=labels, top_k=top_k))
@@ -174,8 +161,6 @@ class ImageVectorisation(Task):
     """
 
     task = "image-vectorisation"
-    default_model = "minilm-shapes-lit"
-    hub_model = "clip"
 
     def __call__(self, image, return_tensor=False, truncate_dim=None, precision=None):
         return self.run(_given(image=image, return_tensor=return_tensor, truncate_dim=truncate_dim,
@@ -191,8 +176,6 @@ class ImageTextVectorisation(Task):
     """
 
     task = "image-text-vectorisation"
-    default_model = "minilm-shapes-lit"
-    hub_model = "clip"
 
     def __call__(self, image, text, return_tensor=False, truncate_dim=None, precision=None):
         return self.run(_given(image=image, text=text, return_tensor=return_tensor, truncate_dim=truncate_dim,
@@ -214,8 +197,6 @@ class SpeechRecognition(Task):
     """
 
     task = "speech-recognition"
-    default_model = "whisper-tiny-commands"
-    hub_model = "whisper-tiny-en"
 
     def __call__(self, audio, sampling_rate=None, return_timestamps=None, language=None, task=None):
         return self.run(
@@ -233,8 +214,6 @@ class AudioClassification(Task):
     """
 
     task = "audio-classification"
-    default_model = "whisper-tiny-tones"
-    hub_model = None
 
     def __call__(self, audio, top_k=0, sampling_rate=None):
         return self.run(_given(audio=audio, top_k=top_k, sampling_rate=sampling_rate))
@@ -252,8 +231,6 @@ class FillMask(Task):
     """
 
     task = "fill-mask"
-    default_model = "bert-tiny-fill-mask"
-    hub_model = "bert-base-uncased"
 
     def __call__(self, text, top_k=None):
         return self.run(_given(text=text, top_k=top_k))
@@ -268,8 +245,6 @@ class Translation(Task):
     """
 
     task = "translation"
-    default_model = "t5-tiny-translation"
-    hub_model = "t5-small"
 
     def __call__(self, text, source_language=None, target_language=None, max_length=None, num_beams=None):
         return self.run(
@@ -288,8 +263,6 @@ class TextPairClassification(Task):
     """
 
     task = "text-pair-classification"
-    default_model = "bert-tiny-pairs"
-    hub_model = "bart-large-mnli"
 
     def __call__(self, text, text_pair, top_k=0):
         return self.run(_given(text=text, text_pair=text_pair, top_k=top_k))
@@ -306,8 +279,6 @@ class ExtractiveQA(Task):
     """
 
     task = "extractive-qa"
-    default_model = "minilm-qa"
-    hub_model = None
 
     def __call__(self, question, context, top_k=None, max_answer_len=None, max_seq_len=None, doc_stride=None,
                  handle_impossible_answer=None):
@@ -330,22 +301,13 @@ class TokenClassification(Task):
     """
 
     task = "token-classification"
-    default_model = "minilm-ner"
-    hub_model = None
 
     def __call__(self, text, aggregation=None, ignore_labels=None, stride=None):
         return self.run(_given(text=text, aggregation=aggregation, ignore_labels=ignore_labels, stride=stride))
 
 
-#: Task string -> task class.
-TASK_CLASSES = {
-    cls.task: cls
-    for cls in (
-        QA, TextClassification, Emotion, Summarisation, TextGeneration, TextVectorisation,
-        ImageClassification, ImageVectorisation, ImageTextVectorisation, FillMask, Translation,
-        TextPairClassification, SpeechRecognition, AudioClassification, ExtractiveQA, TokenClassification,
-    )
-}
+#: Task string -> task class, one per `TaskSpec`.
+TASK_CLASSES = {spec.task: globals()[spec.task_class] for spec in TASK_SPECS.values()}
 
 
 def task_class(task):

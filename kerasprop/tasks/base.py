@@ -14,6 +14,7 @@ from kerasprop.hub import catalog as _catalog
 from kerasprop.models.base import BaseModel
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
+from kerasprop.schemas.task_specs import task_spec
 
 #: Hosts whose reachability tells whether hub models can be fetched (the notebooks ask; task defaults never do).
 _HUB_HOSTS = (("huggingface.co", 443), ("www.kaggle.com", 443))
@@ -67,7 +68,8 @@ def _check_task_arguments(task_class, local, api_key, device, load_kwargs):
 class Task:
     """Base class of the task classes.
 
-    Subclasses set `task` (the task string), `default_model` (the bundled
+    Subclasses set `task` (the task string); its `TaskSpec`
+    (`kerasprop/schemas/task_specs.py`) gives them `default_model` (the bundled
     preset used when no model is named: it is on this machine, so choosing it
     opens no network connection) and `hub_model` (backprop's default, a hub
     model loaded when named, e.g. `QA("t5-base-qa-summary-emotion")`).
@@ -82,6 +84,14 @@ class Task:
     task = None
     default_model = None
     hub_model = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.task is not None:
+            spec = task_spec(cls.task)
+            for name in ("default_model", "hub_model"):  # a subclass may choose its own
+                if name not in cls.__dict__:
+                    setattr(cls, name, getattr(spec, name))
 
     def __init__(self, model=None, local=True, api_key=None, device=None, **load_kwargs):
         _check_task_arguments(type(self).__name__, local, api_key, device, load_kwargs)

@@ -15,28 +15,22 @@ import numpy as np
 
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
+from kerasprop.schemas.task_specs import task_spec
 
-#: Label key of the classification tasks' params: the engine builds the label mapping.
-LABEL_KEYS = {
-    "text-classification": "labels",
-    "text-pair-classification": "labels",
-    "image-classification": "labels",
-    "audio-classification": "labels",
-    "token-classification": "tags",
+#: Optimisers a `TaskSpec` can name for its finetuning default.
+OPTIMIZERS = {
+    "adafactor": lambda rate: keras.optimizers.Adafactor(learning_rate=rate, relative_step=False),
+    "adamw": lambda rate: keras.optimizers.AdamW(learning_rate=rate),
+    "sgd": lambda rate: keras.optimizers.SGD(learning_rate=rate),
 }
 
 
 def default_optimizer(task):
-    """backprop's optimiser defaults: Adafactor 1e-3 for seq2seq, AdamW 2e-5 for classification, span tasks and
-    fill-mask, AdamW 1e-5 for vectors, SGD 0.1 for image classification."""
-    if task in ("qa", "summarisation", "emotion", "text-generation", "translation"):
-        return keras.optimizers.Adafactor(learning_rate=1e-3, relative_step=False)
-    if task in ("text-classification", "text-pair-classification", "token-classification", "extractive-qa",
-                "fill-mask"):
-        return keras.optimizers.AdamW(learning_rate=2e-5)
-    if task == "image-classification":
-        return keras.optimizers.SGD(learning_rate=0.1)
-    return keras.optimizers.AdamW(learning_rate=1e-5)
+    """The task's finetuning optimiser as its `TaskSpec` names it (backprop's defaults: Adafactor 1e-3 for
+    seq2seq, AdamW 2e-5 for classification, span tasks and fill-mask, AdamW 1e-5 for vectors and speech,
+    SGD 0.1 for image classification)."""
+    name, rate = task_spec(task).optimizer
+    return OPTIMIZERS[name](rate)
 
 
 def split_indices(n, validation_split, seed):
@@ -68,7 +62,7 @@ def _take(params, indices):
 
 
 def _label_names(task, params, train, val):
-    key = LABEL_KEYS[task]
+    key = task_spec(task).label_key
 
     def flat(indices):
         out = set()
@@ -181,7 +175,7 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     n = len(next(iter(params.values())))
     train, val = split_indices(n, validation_split, seed)
     with_variant = {"variant": variant} if variant is not None else {}
-    if task in LABEL_KEYS:
+    if task_spec(task).label_key:
         names = _label_names(task, params, train, val)
         model.pre_finetuning(labels=dict(enumerate(names)))
 

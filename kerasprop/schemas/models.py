@@ -1,0 +1,38 @@
+"""What a model's name and its list of tasks may be (the backprop model contract's checks).
+
+>>> check_name("my-support-labels")
+'my-support-labels'
+>>> check_tasks(["qa", "summarisation"])
+['qa', 'summarisation']
+"""
+
+import re
+
+from kerasprop.schemas import get_schema, task_names
+from kerasprop.schemas.specs import describe
+
+NAME_PATTERN = re.compile(r"^[a-z0-9_-]{3,100}$")
+
+
+def check_name(name):
+    """Validates a model name: 3 to 100 characters of a-z, 0-9, `-` and `_`."""
+    if not isinstance(name, str):
+        raise TypeError(f"A model name must be a string, got {describe(name)}.")
+    if not NAME_PATTERN.match(name):
+        raise ValueError(
+            f"A model name must be 3 to 100 characters of lowercase a-z, digits, '-' and '_', got {name!r}."
+        )
+    return name
+
+
+def check_tasks(tasks):
+    """Validates a list of task strings against the schema registry."""
+    if isinstance(tasks, str) or not isinstance(tasks, (list, tuple)):
+        raise TypeError(f"'tasks' must be a list of task strings, got {describe(tasks)}.")
+    known = task_names()
+    for task in tasks:
+        get_schema(task)  # raises a ValueError naming close matches
+    duplicates = {t for t in tasks if list(tasks).count(t) > 1}
+    if duplicates:
+        raise ValueError(f"'tasks' lists {sorted(duplicates)} more than once.")
+    return [t for t in known if t in tasks] + [t for t in tasks if t not in known]
