@@ -86,8 +86,7 @@ class ExtractiveQuestionAnswerer(TokenHeadTask):
         for encoding, logits in windows:
             allowed = np.array([s == 1 for s in encoding.sequence_ids])
             allowed[0] = True  # the first token stands for "no answer"
-            # In float32, as the logits: a text alone and in a batch get the same scores.
-            start, end = (softmax(np.where(allowed, logits[:, i], MASKED), dtype="float32") for i in (0, 1))
+            start, end = (softmax(np.where(allowed, logits[:, i], MASKED)) for i in (0, 1))
             if options["handle_impossible_answer"]:
                 score = float(start[0] * end[0])
                 null_score = score if null_score is None else min(null_score, score)

@@ -287,9 +287,12 @@ def power_of_two_bucket(size, minimum=1, limit=None):
     return bucket if limit is None else min(limit, bucket)
 
 
-def softmax(logits, axis=-1, dtype="float64"):
-    """Softmax of a numpy array along `axis`, computed in `dtype`."""
-    logits = np.asarray(logits, dtype)
+def softmax(logits, axis=-1):
+    """Softmax of a numpy array along `axis`, in its own float precision (float32 logits give float32).
+
+    Keeping the logits' precision keeps a text alone and in a batch on the same scores."""
+    logits = np.asarray(logits)
+    logits = logits.astype(np.result_type(logits.dtype, np.float32))
     exp = np.exp(logits - logits.max(axis=axis, keepdims=True))
     return exp / exp.sum(axis=axis, keepdims=True)
 

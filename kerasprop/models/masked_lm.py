@@ -176,7 +176,7 @@ class MaskedLM(KerasTaskModel):
         top_k = request.options["top_k"]
         outputs = []
         for text, logits in zip(request.inputs["text"], self.mask_logits(request.inputs["text"])):
-            probabilities = softmax(logits)
+            probabilities = softmax(logits.astype("float64"))
             per_mask = []
             for index, row in enumerate(probabilities):
                 best = np.argsort(-row, kind="stable")[:top_k]

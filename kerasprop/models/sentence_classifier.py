@@ -63,7 +63,7 @@ class SentenceClassifier(SentenceHead):
 
     def probabilities(self, texts):
         """`(texts, classes)` probabilities."""
-        return softmax(self.encode_text(list(texts)))
+        return softmax(self.encode_text(list(texts)).astype("float64"))
 
     def predict_emotion(self, request):
         answers = []
