@@ -58,6 +58,7 @@ def main():
     parser.add_argument("--folder", default="/tmp/w2-gpt2")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-transformers", action="store_true", help="leave out the (slow) transformers leg")
+    parser.add_argument("--int8", action="store_true", help="also measure kerasprop with int8 weights (quantize)")
     args = parser.parse_args()
     folder = pathlib.Path(args.folder)
     if not (folder / "model.safetensors").exists():
@@ -84,6 +85,10 @@ def main():
                                      strip_prompt=True)
         ],
     }
+    if args.int8:
+        quantized = GPT2TextGenerator.from_preset(str(folder))
+        quantized.quantize("int8")
+        legs[f"kerasprop int8 ({backend})"] = lambda: quantized(options, task="text-generation")
     if not args.no_transformers:
         import torch
         import transformers
@@ -107,6 +112,12 @@ def main():
         speed[name] = tokens / steady
         print(f"{name}: first call {first:.2f}s, steady {steady:.2f}s (CPU {cpu:.2f}s), "
               f"{speed[name]:.1f} new tokens/s", flush=True)
+    int8 = {name: results.pop(name) for name in list(results) if " int8 " in name}
+    for name, (texts_int8, *_) in int8.items():
+        float_texts = next(iter(results.values()))[0]
+        print(f"{name} / kerasprop float32: {speed.pop(name) / next(iter(speed.values())):.2f}x; texts identical to "
+              f"float32 for {sum(a == b for a, b in zip(texts_int8, float_texts))} of {len(float_texts)} prompts "
+              "(random weights: near-flat logits, so agreement says little; quality is judged on trained presets)")
     outputs = [result for result, *_ in results.values()]
     print(f"outputs identical: {all(out == outputs[0] for out in outputs)}")
     ours, keras_hub_direct, *reference = speed.values()

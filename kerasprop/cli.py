@@ -35,6 +35,7 @@ def import_backends_quietly():
 
 from kerasprop.progress import Progress
 from kerasprop.schemas import BATCH, ITEM, get_schema, task_names
+from kerasprop.schemas.models import QUANTIZATION_MODES
 from kerasprop.schemas.specs import Boolean, ListOf, Number
 
 
@@ -98,7 +99,7 @@ def _run(args):
     schema.parse(task_input)  # refuse bad input before loading a model
     cls = task_class(args.task)
     with Progress(f"loading {args.model or 'the default model'} for {args.task}", enabled=False if args.json else None):
-        task = cls(args.model)
+        task = cls(args.model, quantize=args.quantize)
     result = task.run(task_input)
     _print_result(args.task, task_input, result, args.json)
 
@@ -135,6 +136,8 @@ def build_parser():
         sub = tasks.add_parser(name, help=schema.description, description=schema.description)
         sub.add_argument("--model", help="catalog name, alias, saved model or preset folder (default: the task's)")
         sub.add_argument("--json", action="store_true", help="print one JSON document")
+        sub.add_argument("--quantize", choices=QUANTIZATION_MODES,
+                         help="quantize the model's weights after loading (Keras' int8/int4/float8)")
         _add_schema_options(sub, schema)
         sub.set_defaults(handler=_run)
 

@@ -18,6 +18,7 @@ survive `save_to_preset` / `from_preset`.
 """
 
 import contextlib
+import functools
 import os
 import warnings
 
@@ -36,7 +37,8 @@ from kerasprop.models.base_backbone import (
 )
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.schemas import BATCH, get_schema, task_names
-from kerasprop.schemas.models import check_name
+from kerasprop.schemas.models import QUANTIZATION_MODES, check_name
+from kerasprop.schemas.specs import describe
 
 
 def _task_input_keys():
@@ -120,6 +122,42 @@ class KerasTaskModel(BaseModel):
             found = cls
         return found if issubclass(found, keras_hub.models.Task) else family_member(found, folder)
 
+    def quantize(self, mode, **kwargs):
+        """Keras' weight quantization ("int8", "int4" or "float8") of the backbone, in place.
+
+        The backbone holds nearly all the weights (and a language model's output
+        embedding); task heads stay in float. Compiled inference and generation functions built for the float weights are
+        dropped (they are rebuilt on the next call). LoRA adapters stay in float
+        over the quantized weights (as in QLoRA). A model that sat on a shared base
+        backbone saves all its weights from now on: the quantized backbone is its own.
+
+        Example:
+        >>> from kerasprop.models import AutoModel
+        >>> model = AutoModel.from_pretrained("all-minilm-l6-v2")
+        >>> model.quantize("int8")  # doctest: +SKIP
+        """
+        if mode not in QUANTIZATION_MODES:
+            raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)}, got {describe(mode)}.")
+        if _quantized(self.backbone):
+            raise ValueError(f"Model '{self.name}' is already quantized; load it again to quantize it another way.")
+        # The backbone's layers that Keras can quantize (the heads are small and stay float): the backbone
+        # records them in its config (a DTypePolicyMap), so `save_to_preset`/`from_preset` keep them quantized.
+        kwargs.setdefault("filters", _quantizable)
+        self.backbone.quantize(mode, **kwargs)
+        self.reset_compiled_functions()
+        self.base_backbone = None
+
+    def reset_compiled_functions(self):
+        """Drops the compiled inference and generation functions (after the weights change shape or dtype)."""
+        for name in COMPILED_CACHES:
+            if isinstance(getattr(type(self), name, None), functools.cached_property) or name not in dir(self):
+                self.__dict__.pop(name, None)  # built again on first use
+            else:
+                setattr(self, name, {} if isinstance(getattr(self, name), dict) else None)
+        self.train_function = self.test_function = self.predict_function = None
+        if hasattr(self, "generate_function"):
+            self.generate_function = None
+
     def save_to_preset(self, preset_dir, **kwargs):
         """keras-hub's `save_to_preset`; a model on a base backbone saves only what it adds (`base_backbone`)."""
         if getattr(self, "base_backbone", None):
@@ -170,6 +208,20 @@ class KerasTaskModel(BaseModel):
         config = super().get_config()
         config.update(tasks=list(self.tasks), description=self.description, details=dict(self.details))
         return config
+
+
+#: Attributes where kerasprop's models keep compiled functions of their weights.
+COMPILED_CACHES = ("_forward", "_image_forward", "_text_forward", "_generate_functions", "_task_generators")
+
+
+def _quantizable(layer):
+    """Whether Keras can quantize `layer`: built, with weights, and a layer class that implements `quantize`."""
+    return layer.built and bool(layer.weights) and type(layer).quantize is not keras.Layer.quantize
+
+
+def _quantized(model):
+    """Whether any layer of `model` holds quantized weights already."""
+    return any(getattr(layer, "quantization_mode", None) for layer in model._flatten_layers(include_self=False))
 
 
 def family_member(family, preset):

@@ -11,6 +11,8 @@ import re
 from kerasprop.schemas import get_schema, task_names
 from kerasprop.schemas.specs import describe
 
+#: Keras' weight quantization modes a model can be loaded with (`quantize=`).
+QUANTIZATION_MODES = ("int8", "int4", "float8")
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{3,100}$")
 
 

@@ -7,7 +7,8 @@ saved name or folder; the task's bundled default when unset) and
 `KERASPROP_ALLOW_PICKLE=1` to serve models saved as dill pickles, and
 `KERASPROP_ALLOW_OVERWRITE=1` to let train requests replace a saved model (`overwrite: true`), and
 `KERASPROP_ALLOWED_CLASSES` (comma-separated `module:Class` paths) to serve a saved model of a class of
-the operator's own: a saved folder never chooses what is imported (`kerasprop.load`).
+the operator's own: a saved folder never chooses what is imported (`kerasprop.load`), and
+`KERASPROP_QUANTIZE` ("int8", "int4" or "float8") to serve the model with quantized weights.
 
 DEEPaaS runs `warm`, `predict` and `train` in spawned worker processes and
 pickles the adapter on every call, so the adapter holds only its settings; the
@@ -34,6 +35,7 @@ from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, ITEM, Field, Image, get_schema
 from kerasprop.schemas.audio import MODEL_SAMPLING_RATE, Audio, load_audio
 from kerasprop.schemas.encoded import is_inline
+from kerasprop.schemas.models import QUANTIZATION_MODES
 from kerasprop.schemas.specs import Boolean, Integer, Number, Text, describe
 from kerasprop.serving import fields
 from kerasprop.training import finetune
@@ -45,6 +47,7 @@ PICKLE_VARIABLE = "KERASPROP_ALLOW_PICKLE"
 OVERWRITE_VARIABLE = "KERASPROP_ALLOW_OVERWRITE"
 CLASSES_VARIABLE = "KERASPROP_ALLOWED_CLASSES"
 LIMITS_VARIABLE = "KERASPROP_LIMITS"
+QUANTIZE_VARIABLE = "KERASPROP_QUANTIZE"
 
 #: The most work one predict request may ask for, by option (the operator changes them with KERASPROP_LIMITS).
 #: Without them `num_generations: 1000` asks one worker for gigabytes.
@@ -98,6 +101,7 @@ class DeepaasModel:
         allowed_classes: `module:Class` paths of the operator's own model classes that saved models may name.
         limits: the most work one request may ask for, option -> largest value
             (`WORK_LIMITS` overridden; `KERASPROP_LIMITS="num_beams=4,max_length=256"`).
+        quantize: "int8", "int4" or "float8": the served model's weights quantized after loading.
 
     Example:
     >>> adapter = DeepaasModel("text-classification", "bart-large-mnli")
@@ -106,7 +110,7 @@ class DeepaasModel:
     """
 
     def __init__(self, task, model=None, allow_pickle=False, max_items=64, max_text_length=100_000,
-                 allow_overwrite=False, allowed_classes=(), limits=None):
+                 allow_overwrite=False, allowed_classes=(), limits=None, quantize=None):
         self.task_schema = get_schema(task)
         self.task = task
         self.model_name = model if model is not None else default_model(task)
@@ -121,6 +125,9 @@ class DeepaasModel:
         self.limits = _work_limits(limits or {})
         self.max_items = max_items
         self.max_text_length = max_text_length
+        if quantize not in (None, *QUANTIZATION_MODES):
+            raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)} or None, got {describe(quantize)}.")
+        self.quantize = quantize
 
     @classmethod
     def from_environment(cls, environ=None):
@@ -136,7 +143,8 @@ class DeepaasModel:
         return cls(task, model, allow_pickle=environ.get(PICKLE_VARIABLE, "") in ("1", "true", "yes"),
                    allow_overwrite=environ.get(OVERWRITE_VARIABLE, "") in ("1", "true", "yes"),
                    allowed_classes=[p for p in environ.get(CLASSES_VARIABLE, "").split(",") if p.strip()],
-                   limits=parse_limits(environ.get(LIMITS_VARIABLE, "")))
+                   limits=parse_limits(environ.get(LIMITS_VARIABLE, "")),
+                   quantize=environ.get(QUANTIZE_VARIABLE) or None)
 
     def environment(self):
         """The environment variables that describe this adapter (for `from_environment`)."""
@@ -147,6 +155,7 @@ class DeepaasModel:
             OVERWRITE_VARIABLE: "1" if self.allow_overwrite else "0",
             CLASSES_VARIABLE: ",".join(self.allowed_classes),
             LIMITS_VARIABLE: ",".join(f"{k}={v}" for k, v in self.limits.items()),
+            QUANTIZE_VARIABLE: self.quantize or "",
         }
 
     def __repr__(self):
@@ -165,7 +174,7 @@ class DeepaasModel:
     @property
     def model(self):
         """The served model, loaded once per process."""
-        key = (self.model_name, self.allow_pickle)
+        key = (self.model_name, self.allow_pickle, self.quantize)
         if key not in _MODELS:
             _MODELS[key] = self.load_model()
         return _MODELS[key]
@@ -177,8 +186,12 @@ class DeepaasModel:
 
         if catalog.find_entry(self.model_name) is None and find_saved(self.model_name) is not None:
             allowed = [catalog.import_class(path) for path in self.allowed_classes]  # the operator's choice
-            return load(self.model_name, allow_pickle=self.allow_pickle, allowed_classes=allowed)
-        return AutoModel.from_pretrained(self.model_name)
+            model = load(self.model_name, allow_pickle=self.allow_pickle, allowed_classes=allowed)
+        else:
+            model = AutoModel.from_pretrained(self.model_name)
+        if self.quantize:
+            model.quantize(self.quantize)
+        return model
 
     # The DEEPaaS V2 model API.
 

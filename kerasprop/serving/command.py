@@ -4,6 +4,7 @@ import importlib.metadata
 import os
 
 from kerasprop.schemas import task_names
+from kerasprop.schemas.models import QUANTIZATION_MODES
 from kerasprop.serving.settings import ServerSettings
 
 #: The bearer token the server requires when set (an environment variable: a command line is visible to others).
@@ -24,6 +25,8 @@ def add_serve_command(subparsers):
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes, each with its own model copy")
     parser.add_argument("--allow-pickle", action="store_true", help="serve a model saved as a dill pickle")
+    parser.add_argument("--quantize", choices=QUANTIZATION_MODES,
+                        help="serve the model with its weights quantized after loading (Keras' int8/int4/float8)")
     parser.add_argument(
         "--allow-class", action="append", default=[], metavar="MODULE:CLASS",
         help="serve a saved model of this class of your own (repeatable; folders never choose what is imported)",
@@ -64,7 +67,7 @@ def serve_command(args):
                               max_trainings=args.max_trainings, body_timeout=args.body_timeout,
                               token=os.environ.get(TOKEN_VARIABLE) or None)
     adapter = DeepaasModel(args.task, args.model, allow_pickle=args.allow_pickle, allowed_classes=args.allow_class,
-                           limits=parse_limits(args.limits))
+                           limits=parse_limits(args.limits), quantize=args.quantize)
     if not any(ep.name == ENTRY_POINT for ep in importlib.metadata.entry_points(group="deepaas.v2.model")):
         raise RuntimeError(
             f"DEEPaaS finds models through installed entry points, and '{ENTRY_POINT}' is not registered: "

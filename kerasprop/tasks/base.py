@@ -13,6 +13,7 @@ import socket
 from kerasprop.hub import catalog as _catalog
 from kerasprop.models.base import BaseModel
 from kerasprop.schemas import get_schema
+from kerasprop.schemas.models import QUANTIZATION_MODES
 from kerasprop.schemas.specs import describe
 from kerasprop.schemas.task_specs import task_spec
 
@@ -37,13 +38,13 @@ def hub_reachable(timeout=1.0):
 LOADER_OPTIONS = ("load_weights", "dtype", "allow_pickle", "allowed_classes")
 
 
-def _check_task_arguments(task_class, local, api_key, device, load_kwargs):
+def _check_task_arguments(task_class, local, api_key, device, quantize, load_kwargs):
     """Refuses what a task constructor would otherwise ignore: unknown options, a hosted API, a bad device."""
     import difflib
 
     for key in load_kwargs:
         if key not in LOADER_OPTIONS:
-            known = ("model", "local", "api_key", "device", *LOADER_OPTIONS)
+            known = ("model", "local", "api_key", "device", "quantize", *LOADER_OPTIONS)
             close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise TypeError(f"{task_class}() got an unexpected keyword argument {key!r}.{hint} It takes {list(known)}.")
@@ -53,6 +54,8 @@ def _check_task_arguments(task_class, local, api_key, device, load_kwargs):
         raise ValueError(
             "kerasprop runs every model locally: backprop's hosted API (local=False, api_key=...) does not exist here."
         )
+    if quantize is not None and quantize not in QUANTIZATION_MODES:
+        raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)} or None, got {describe(quantize)}.")
     if device is not None and not isinstance(device, str):
         raise TypeError(f"'device' must be a device name such as 'cpu' or 'gpu:0', got {describe(device)}.")
     if device is not None:
@@ -77,8 +80,10 @@ class Task:
     The constructor takes backprop's arguments: `model`, `local` (always
     True: models run here), `api_key` (never: there is no hosted API) and
     `device` (a Keras device name such as `"cpu"` or `"gpu:0"`, where the
-    model is loaded), and the loader's options (`LOADER_OPTIONS`); anything
-    else is a `TypeError` naming it and its close matches.
+    model is loaded), `quantize` ("int8", "int4" or "float8": Keras' weight
+    quantization of the loaded model, see `KerasTaskModel.quantize`), and the
+    loader's options (`LOADER_OPTIONS`); anything else is a `TypeError` naming
+    it and its close matches.
     """
 
     task = None
@@ -93,8 +98,8 @@ class Task:
                 if name not in cls.__dict__:
                     setattr(cls, name, getattr(spec, name))
 
-    def __init__(self, model=None, local=True, api_key=None, device=None, **load_kwargs):
-        _check_task_arguments(type(self).__name__, local, api_key, device, load_kwargs)
+    def __init__(self, model=None, local=True, api_key=None, device=None, quantize=None, **load_kwargs):
+        _check_task_arguments(type(self).__name__, local, api_key, device, quantize, load_kwargs)
         if model is None:
             model = self.choose_default_model()
         if isinstance(model, str):
@@ -112,6 +117,10 @@ class Task:
             raise ValueError(
                 f"Model '{model.name}' does not support the task '{self.task}'; its tasks are {list(model.tasks)}."
             )
+        if quantize is not None:
+            if not callable(getattr(model, "quantize", None)):
+                raise ValueError(f"Model '{model.name}' is not a Keras model: it cannot be quantized.")
+            model.quantize(quantize)
         self.model = model
 
     @classmethod
