@@ -66,13 +66,10 @@ class SentenceHead(SentenceEmbedder):
         # `process_batch` tokenises; `fit` gets the features ready to use.
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
-    def head_is_frozen_on(self):
-        """Whether only the head (and any adapters) train: the encoder itself is frozen."""
-        return not self.backbone.trainable or bool((getattr(self, "base_backbone", None) or {}).get("lora_rank"))
-
     def head_optimizer(self):
         """A head on a frozen encoder (or on adapters) learns fast; a whole encoder needs backprop's 2e-5."""
-        return keras.optimizers.AdamW(1e-2 if self.head_is_frozen_on() else 2e-5)
+        frozen = not self.backbone.trainable or bool((getattr(self, "base_backbone", None) or {}).get("lora_rank"))
+        return keras.optimizers.AdamW(1e-2 if frozen else 2e-5)
 
 
 def overlap_scores(sentences, reference):

@@ -37,8 +37,7 @@ from kerasprop.models.base_backbone import (
 )
 from kerasprop.models.deferred_init import deferred_initialisation
 from kerasprop.schemas import BATCH, get_schema, task_names
-from kerasprop.schemas.models import QUANTIZATION_MODES, check_name
-from kerasprop.schemas.specs import describe
+from kerasprop.schemas.models import check_name, check_quantization
 
 
 def _task_input_keys():
@@ -136,8 +135,7 @@ class KerasTaskModel(BaseModel):
         >>> model = AutoModel.from_pretrained("all-minilm-l6-v2")
         >>> model.quantize("int8")  # doctest: +SKIP
         """
-        if mode not in QUANTIZATION_MODES:
-            raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)}, got {describe(mode)}.")
+        check_quantization(mode)
         if _quantized(self.backbone):
             raise ValueError(f"Model '{self.name}' is already quantized; load it again to quantize it another way.")
         # The backbone's layers that Keras can quantize (the heads are small and stay float): the backbone
@@ -150,10 +148,10 @@ class KerasTaskModel(BaseModel):
     def reset_compiled_functions(self):
         """Drops the compiled inference and generation functions (after the weights change shape or dtype)."""
         for name in COMPILED_CACHES:
-            if isinstance(getattr(type(self), name, None), functools.cached_property) or name not in dir(self):
+            if isinstance(getattr(type(self), name, None), functools.cached_property):
                 self.__dict__.pop(name, None)  # built again on first use
-            else:
-                setattr(self, name, {} if isinstance(getattr(self, name), dict) else None)
+            elif name in self.__dict__:
+                setattr(self, name, {} if isinstance(self.__dict__[name], dict) else None)
         self.train_function = self.test_function = self.predict_function = None
         if hasattr(self, "generate_function"):
             self.generate_function = None

@@ -13,6 +13,15 @@ from kerasprop.schemas.specs import describe
 
 #: Keras' weight quantization modes a model can be loaded with (`quantize=`).
 QUANTIZATION_MODES = ("int8", "int4", "float8")
+
+
+def check_quantization(mode):
+    """Validates a `quantize=` value: one of `QUANTIZATION_MODES`, or `None` for float weights."""
+    if mode is not None and mode not in QUANTIZATION_MODES:
+        raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)} or None, got {describe(mode)}.")
+    return mode
+
+
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{3,100}$")
 
 

@@ -35,7 +35,7 @@ from kerasprop.hub import catalog
 from kerasprop.schemas import BATCH, ITEM, Field, Image, get_schema
 from kerasprop.schemas.audio import MODEL_SAMPLING_RATE, Audio, load_audio
 from kerasprop.schemas.encoded import is_inline
-from kerasprop.schemas.models import QUANTIZATION_MODES
+from kerasprop.schemas.models import check_quantization
 from kerasprop.schemas.specs import Boolean, Integer, Number, Text, describe
 from kerasprop.serving import fields
 from kerasprop.training import finetune
@@ -125,9 +125,7 @@ class DeepaasModel:
         self.limits = _work_limits(limits or {})
         self.max_items = max_items
         self.max_text_length = max_text_length
-        if quantize not in (None, *QUANTIZATION_MODES):
-            raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)} or None, got {describe(quantize)}.")
-        self.quantize = quantize
+        self.quantize = check_quantization(quantize)
 
     @classmethod
     def from_environment(cls, environ=None):

@@ -13,7 +13,7 @@ import socket
 from kerasprop.hub import catalog as _catalog
 from kerasprop.models.base import BaseModel
 from kerasprop.schemas import get_schema
-from kerasprop.schemas.models import QUANTIZATION_MODES
+from kerasprop.schemas.models import check_quantization
 from kerasprop.schemas.specs import describe
 from kerasprop.schemas.task_specs import task_spec
 
@@ -54,8 +54,7 @@ def _check_task_arguments(task_class, local, api_key, device, quantize, load_kwa
         raise ValueError(
             "kerasprop runs every model locally: backprop's hosted API (local=False, api_key=...) does not exist here."
         )
-    if quantize is not None and quantize not in QUANTIZATION_MODES:
-        raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)} or None, got {describe(quantize)}.")
+    check_quantization(quantize)
     if device is not None and not isinstance(device, str):
         raise TypeError(f"'device' must be a device name such as 'cpu' or 'gpu:0', got {describe(device)}.")
     if device is not None:
