@@ -65,7 +65,7 @@ def main():
     if args.single_thread:
         torch.set_num_threads(1)
     from kerasprop.models import T5MultiTask
-    from kerasprop.models.seq2seq import GenerationSettings
+    from kerasprop.models.generative.seq2seq import GenerationSettings
 
     folder = pathlib.Path(tempfile.mkdtemp(prefix="w3-t5-small-"))
     write_checkpoint(folder)

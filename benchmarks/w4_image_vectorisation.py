@@ -57,7 +57,7 @@ def main():
 
     import keras
 
-    from kerasprop.models.clip import CLIP
+    from kerasprop.models.clip.clip_image_text import CLIP
 
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)) for _ in range(args.images)]

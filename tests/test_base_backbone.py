@@ -13,7 +13,7 @@ import pytest
 import kerasprop
 from kerasprop.models import ExtractiveQuestionAnswerer
 from kerasprop.models.base_backbone import ADAPTERS_FILE, BASE_FILE, LORA_LAYERS, attach_base, base_weights
-from kerasprop.models.extractive_qa import question_with_history
+from kerasprop.models.tokens.extractive_qa import question_with_history
 from kerasprop.training import finetune
 from span_checkpoints import write_checkpoint
 

@@ -15,8 +15,8 @@ from PIL import Image
 
 import kerasprop
 from tiny_models import tiny_clip_folder
-from kerasprop.models.clip import CLIP
-from kerasprop.models.image_inputs import to_pixels
+from kerasprop.models.clip.clip_image_text import CLIP
+from kerasprop.models.runtime.image_inputs import to_pixels
 
 TEXTS = ["a photo of a cat", "Dog!", "the DOG and the cat, a photo"]
 LABELS = ["cat", "dog", "a photo of the dog"]

@@ -22,8 +22,8 @@ import kerasprop
 from kerasprop.hub import catalog
 from kerasprop.hub.converters import deberta_v3
 from kerasprop.models import families
-from kerasprop.models.nli import DebertaV3NLIZeroShotClassifier, NLIZeroShotClassifier
-from kerasprop.models.text_classifier import DebertaV3SupervisedTextClassifier, SupervisedTextClassifier
+from kerasprop.models.classifiers.nli import DebertaV3NLIZeroShotClassifier, NLIZeroShotClassifier
+from kerasprop.models.classifiers.text_classifier import DebertaV3SupervisedTextClassifier, SupervisedTextClassifier
 from kerasprop.schemas import get_schema
 from tiny_models import FILLER, KEYWORDS, keyword_dataset
 

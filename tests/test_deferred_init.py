@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from kerasprop.models.deferred_init import deferred_initialisation
+from kerasprop.models.runtime.deferred_init import deferred_initialisation
 from tiny_models import tiny_text_classifier
 
 

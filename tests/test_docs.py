@@ -7,7 +7,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-#: A file path of the repository written in backticks, e.g. `kerasprop/models/inference.py`.
+#: A file path of the repository written in backticks, e.g. `kerasprop/models/runtime/inference.py`.
 REPO_PATH = re.compile(r"`((?:kerasprop|presets|tests|benchmarks|notebooks|docs)/[\w./-]+?\.(?:py|md|json|ipynb))[`:]")
 LINK = re.compile(r"\]\(([^)#\s]+)")
 

@@ -12,7 +12,7 @@ import re
 import pytest
 
 import kerasprop
-from kerasprop.models.sentence_heads import ExtractiveSummariser, overlap_scores, summary_share
+from kerasprop.models.sentences.sentence_heads import ExtractiveSummariser, overlap_scores, summary_share
 
 HELD_OUT = json.loads((pathlib.Path(__file__).parent / "data" / "summaries_decisions.json").read_text())["texts"]
 BODIES = ["council", "board", "committee", "club", "school governors", "residents' association"]

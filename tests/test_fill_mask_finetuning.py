@@ -11,7 +11,7 @@ import pytest
 
 import kerasprop
 from kerasprop.models import MaskedLM
-from kerasprop.models.masked_lm import MASK_TOKEN_RATE, RANDOM_TOKEN_RATE
+from kerasprop.models.tokens.masked_lm import MASK_TOKEN_RATE, RANDOM_TOKEN_RATE
 from kerasprop.training import finetune
 from test_fill_mask import write_checkpoint
 

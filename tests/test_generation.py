@@ -12,7 +12,7 @@ from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
 )
 
-from kerasprop.models.generation import (
+from kerasprop.models.runtime.generation import (
     BANNED,
     BeamSampler,
     GenerationSampler,

@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 from kerasprop.models import GPT2TextGenerator
-from kerasprop.models.generation import BeamSampler, GenerationSampler
+from kerasprop.models.runtime.generation import BeamSampler, GenerationSampler
 
 END = 11
 VOCAB = 40

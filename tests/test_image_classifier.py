@@ -9,8 +9,8 @@ import tensorflow as tf
 from PIL import Image
 
 import kerasprop
-from kerasprop.models.image_classifier import SupervisedImageClassifier, imagenet_labels
-from kerasprop.models.image_inputs import center_fit
+from kerasprop.models.classifiers.image_classifier import SupervisedImageClassifier, imagenet_labels
+from kerasprop.models.runtime.image_inputs import center_fit
 from kerasprop.schemas import get_schema
 
 from tiny_models import IMAGE_SIZE as SIZE

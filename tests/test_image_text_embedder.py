@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from kerasprop.models.image_text_embedder import ImageTextEmbedder
+from kerasprop.models.sentences.image_text_embedder import ImageTextEmbedder
 from kerasprop.tasks import ImageClassification, ImageVectorisation
 from presets.recipes import synthetic_images
 

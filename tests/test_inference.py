@@ -1,12 +1,12 @@
-"""Compiled inference forward passes and bfloat16 matrix products (`kerasprop.models.inference`)."""
+"""Compiled inference forward passes and bfloat16 matrix products (`kerasprop.models.runtime.inference`)."""
 
 import keras
 import numpy as np
 import pytest
 
-from kerasprop.models import inference
-from kerasprop.models.inference import compiled_forward, resolve_matmul_precision
-from kerasprop.models.text_embedder import SentenceEmbedder
+from kerasprop.models.runtime import inference
+from kerasprop.models.runtime.inference import compiled_forward, resolve_matmul_precision
+from kerasprop.models.sentences.text_embedder import SentenceEmbedder
 
 JAX = keras.backend.backend() == "jax"
 SENTENCES = [

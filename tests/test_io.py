@@ -178,7 +178,7 @@ def test_classes_resolve_by_registered_name_and_from_former_paths(saved_classifi
     from kerasprop.models import ExtractiveQuestionAnswerer, T5MultiTask, resolve_model_class
 
     assert resolve_model_class("kerasprop>T5MultiTask") is T5MultiTask
-    assert resolve_model_class("kerasprop.models.t5:T5MultiTask") is T5MultiTask  # format 1 folders
+    assert resolve_model_class("kerasprop.models.t5.t5_multitask:T5MultiTask") is T5MultiTask  # format 1 folders
     assert resolve_model_class("kerasprop.models.moved_away:T5MultiTask") is T5MultiTask  # modules may move
     assert resolve_model_class("kerasprop>ExtractiveQA") is ExtractiveQuestionAnswerer  # former names
     assert resolve_model_class("kerasprop>BaseModel") is None  # not a registered model class

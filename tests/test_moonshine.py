@@ -65,7 +65,7 @@ def noise(seconds, seed=0):
 
 @pytest.fixture(scope="module")
 def moonshine(tmp_path_factory):
-    from kerasprop.models.moonshine import MoonshineSpeechRecognizer
+    from kerasprop.models.moonshine.moonshine_speech_recognizer import MoonshineSpeechRecognizer
 
     folder = tmp_path_factory.mktemp("moonshine")
     reference, tokenizer = tiny_moonshine_folder(folder)
@@ -126,7 +126,7 @@ def test_tokenizer_round_trips_like_transformers(moonshine):
 
 
 def test_long_audio_is_transcribed_in_windows(moonshine):
-    from kerasprop.models.speech import merge_overlapping
+    from kerasprop.models.generative.speech import merge_overlapping
 
     _, _, _, model = moonshine
     model.preprocessor.max_audio_length = 1.2
@@ -144,7 +144,7 @@ def test_long_audio_is_transcribed_in_windows(moonshine):
 
 def test_save_and_load_round_trip(moonshine, tmp_path):
     from kerasprop.models.auto import AutoModel
-    from kerasprop.models.moonshine import MoonshineSpeechRecognizer
+    from kerasprop.models.moonshine.moonshine_speech_recognizer import MoonshineSpeechRecognizer
 
     folder, _, _, model = moonshine
     assert type(AutoModel.from_pretrained(str(folder), task="speech-recognition")) is MoonshineSpeechRecognizer
@@ -162,7 +162,7 @@ def test_finetuning_learns_a_transcript(moonshine):
     from kerasprop.training import finetune
 
     folder, _, tokenizer, _ = moonshine
-    from kerasprop.models.moonshine import MoonshineSpeechRecognizer
+    from kerasprop.models.moonshine.moonshine_speech_recognizer import MoonshineSpeechRecognizer
 
     model = MoonshineSpeechRecognizer.from_preset(str(folder))
     clips = [noise(0.6, seed=8), noise(0.7, seed=9)]

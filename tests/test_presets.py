@@ -299,3 +299,30 @@ def test_span_task_classes_load_the_small_berts_by_name():
     assert _without_scores(tagger(ner["input"]["text"])) == _without_scores(ner["output"])
     qa = expected("bert-tiny-squad")["extractive-qa"][0]
     assert kerasprop.ExtractiveQA("bert-tiny-squad")(**qa["input"])["answer"] == qa["output"]["answer"]
+
+
+def test_every_bundled_preset_loads_in_a_fresh_process_with_the_class_it_was_saved_from():
+    """The bundled folders were saved before the models moved into family and kind packages
+    (their task.json names modules such as `kerasprop.models.whisper`): each still loads, in a
+    process that imported no model module, as the class its task.json registered."""
+    import importlib
+    import importlib.util
+    import json
+    import subprocess
+    import sys
+
+    from kerasprop import models
+
+    folders = [catalog.bundled_path(name) for name in catalog.bundled_names()]
+    folders = [path for path in folders if path is not None and (path / "task.json").exists()]
+    saved = {path.name: json.loads((path / "task.json").read_text()) for path in folders}
+    assert len(saved) == 16
+    for config in saved.values():  # saved from a module that no longer defines the class
+        module = importlib.util.find_spec(config["module"]) and importlib.import_module(config["module"])
+        assert not hasattr(module, config["class_name"]), config["module"]
+    script = ("import sys\nfrom kerasprop.models import load_preset\n"
+              "for folder in sys.argv[1:]:\n    print(type(load_preset(folder)).__name__)")
+    run = subprocess.run([sys.executable, "-c", script, *map(str, folders)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    # Former class names (BertFillMask) load as the class they now name (BertMaskedLM).
+    assert run.stdout.split() == [getattr(models, saved[path.name]["class_name"]).__name__ for path in folders]

@@ -17,7 +17,7 @@ from test_t5_converter import write_tiny_bart, write_tiny_t5
 
 import kerasprop
 from kerasprop.models import BartMultiTask, Seq2SeqLM, T5MultiTask
-from kerasprop.models.seq2seq import TASK_GENERATION, qa_prompt
+from kerasprop.models.generative.seq2seq import TASK_GENERATION, qa_prompt
 
 TEXTS = ["I love Paris and the quick fox", "Who wrote the book?", "Keras is a library"]
 

@@ -85,7 +85,7 @@ def wav_bytes(samples, rate, channels=1, width=2):
 
 @pytest.fixture(scope="module")
 def recognizer_pair(tmp_path_factory):
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     folder = tmp_path_factory.mktemp("whisper")
     reference, tokenizer = tiny_whisper_folder(folder)
@@ -94,7 +94,7 @@ def recognizer_pair(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def classifier_pair(tmp_path_factory):
-    from kerasprop.models.whisper import WhisperAudioClassifier
+    from kerasprop.models.whisper.whisper_speech import WhisperAudioClassifier
 
     folder = tmp_path_factory.mktemp("whisper-classifier")
     reference, _ = tiny_whisper_folder(folder, classifier=True)
@@ -173,7 +173,7 @@ def test_sampling_rate_must_be_positive():
 
 
 def test_windows_overlap_and_overlapping_transcripts_join_once():
-    from kerasprop.models.whisper import audio_windows, merge_overlapping
+    from kerasprop.models.whisper.whisper_speech import audio_windows, merge_overlapping
 
     windows = audio_windows(np.arange(25), 10, overlap=2)
     assert [w[0] for w in windows] == [0, 8, 16] and windows[-1][-1] == 24
@@ -184,7 +184,7 @@ def test_windows_overlap_and_overlapping_transcripts_join_once():
 
 
 def test_long_audio_is_transcribed_window_by_window_and_joined(recognizer_pair):
-    from kerasprop.models.whisper import audio_windows, merge_overlapping
+    from kerasprop.models.whisper.whisper_speech import audio_windows, merge_overlapping
 
     _, _, _, model = recognizer_pair
     audio = tone(2.5, frequency=300)
@@ -248,7 +248,7 @@ def test_greedy_token_ids_and_transcript_match_transformers(recognizer_pair):
 
 
 def test_save_to_preset_round_trip_keeps_transcripts_and_settings(recognizer_pair, tmp_path):
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     _, _, _, model = recognizer_pair
     clip = tone(seed=3)
@@ -261,7 +261,7 @@ def test_save_to_preset_round_trip_keeps_transcripts_and_settings(recognizer_pai
 
 
 def test_finetuning_learns_a_transcript(recognizer_pair, tmp_path):
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
     from kerasprop.training import finetune
 
     folder = recognizer_pair[0]
@@ -305,7 +305,7 @@ def test_classifier_matches_transformers_and_reads_its_labels(classifier_pair):
 
 
 def test_classifier_finetunes_on_new_labels_and_round_trips(classifier_pair, tmp_path):
-    from kerasprop.models.whisper import WhisperAudioClassifier
+    from kerasprop.models.whisper.whisper_speech import WhisperAudioClassifier
     from kerasprop.training import finetune
 
     folder = classifier_pair[0]
@@ -327,7 +327,7 @@ def test_classifier_finetunes_on_new_labels_and_round_trips(classifier_pair, tmp
 
 
 def test_a_checkpoint_without_a_head_needs_labels(recognizer_pair):
-    from kerasprop.models.whisper import WhisperAudioClassifier
+    from kerasprop.models.whisper.whisper_speech import WhisperAudioClassifier
 
     with pytest.raises(ValueError, match="has no audio-classification head: give 'labels'"):
         WhisperAudioClassifier.from_preset(str(recognizer_pair[0]))
@@ -339,7 +339,7 @@ def test_a_checkpoint_without_a_head_needs_labels(recognizer_pair):
 def test_task_classes_and_families_load_the_whisper_folders(recognizer_pair, classifier_pair, tmp_path):
     import kerasprop
     from kerasprop.models.families import class_for
-    from kerasprop.models.whisper import WhisperAudioClassifier, WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperAudioClassifier, WhisperSpeechRecognizer
 
     assert class_for(str(recognizer_pair[0]), "speech-recognition") is WhisperSpeechRecognizer
     assert class_for(str(classifier_pair[0]), "audio-classification") is WhisperAudioClassifier

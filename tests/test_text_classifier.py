@@ -10,7 +10,7 @@ import transformers
 
 import kerasprop
 from kerasprop.models import BertSupervisedTextClassifier, SupervisedTextClassifier
-from kerasprop.models.text_classifier import label_mapping
+from kerasprop.models.classifiers.text_classifier import label_mapping
 from kerasprop.schemas import get_schema
 from tiny_models import FILLER, KEYWORDS, keyword_dataset
 

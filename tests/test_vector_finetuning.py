@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from kerasprop.models.clip import CLIP
-from kerasprop.models.vector_finetuning import (
+from kerasprop.models.clip.clip_image_text import CLIP
+from kerasprop.models.sentences.vector_finetuning import (
     PAIR_KEYS,
     CosineSimilarityLoss,
     SemiHardTripletLoss,

@@ -35,7 +35,7 @@ def checkpoint(tmp_path_factory):
     """(folder, reference, tokenizer, features, ids without suppression, kerasprop model)."""
     import transformers
 
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     folder = tmp_path_factory.mktemp("whisper-timestamps")
     reference, tokenizer = tiny_whisper_folder(folder, timestamps=True)
@@ -58,7 +58,7 @@ def checkpoint(tmp_path_factory):
 
 
 def test_generation_config_is_read_and_round_trips(checkpoint, tmp_path):
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     _, reference, _, _, _, model = checkpoint
     config = reference.generation_config
@@ -125,7 +125,7 @@ def test_chunks_match_transformers_decode_asr(checkpoint):
 
 
 def test_long_audio_chunks_are_shifted_by_their_window_start(checkpoint):
-    from kerasprop.models.whisper import audio_windows
+    from kerasprop.models.whisper.whisper_speech import audio_windows
 
     model = checkpoint[-1]
     audio = tone(1.5, frequency=300)
@@ -140,7 +140,7 @@ def test_long_audio_chunks_are_shifted_by_their_window_start(checkpoint):
 
 
 def test_english_only_checkpoints_refuse_language_and_timestamps_need_timestamp_tokens(tmp_path):
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     tiny_whisper_folder(tmp_path / "plain")
     model = WhisperSpeechRecognizer.from_preset(str(tmp_path / "plain"))

@@ -99,20 +99,20 @@ def _minilm_folder():
 #: Bundled presets that come from installed packages rather than `presets/`.
 PACKAGED_PRESETS = {"all-minilm-l6-v2": _minilm_folder}
 
-_T5 = "kerasprop.models.t5:T5MultiTask"
-_BART = "kerasprop.models.bart:BartMultiTask"
-_GPT2 = "kerasprop.models.gpt2:GPT2TextGenerator"
-_EMBEDDER = "kerasprop.models.text_embedder:SentenceEmbedder"
-_NLI = "kerasprop.models.nli:NLIZeroShotClassifier"
-_CLIP = "kerasprop.models.clip:CLIP"
-_IMAGE_CLASSIFIER = "kerasprop.models.image_classifier:SupervisedImageClassifier"
-_WHISPER = "kerasprop.models.whisper:WhisperSpeechRecognizer"
-_MOONSHINE = "kerasprop.models.moonshine:MoonshineSpeechRecognizer"
-_WHISPER_CLASSIFIER = "kerasprop.models.whisper:WhisperAudioClassifier"
-_FILL_MASK = "kerasprop.models.masked_lm:MaskedLM"
-_TEXT_CLASSIFIER = "kerasprop.models.text_classifier:SupervisedTextClassifier"
-_TOKEN_CLASSIFIER = "kerasprop.models.token_classifier:TokenClassifier"
-_EXTRACTIVE_QA = "kerasprop.models.extractive_qa:ExtractiveQuestionAnswerer"
+_T5 = "kerasprop.models.t5.t5_multitask:T5MultiTask"
+_BART = "kerasprop.models.bart.bart_multitask:BartMultiTask"
+_GPT2 = "kerasprop.models.gpt2.gpt2_text_generator:GPT2TextGenerator"
+_EMBEDDER = "kerasprop.models.sentences.text_embedder:SentenceEmbedder"
+_NLI = "kerasprop.models.classifiers.nli:NLIZeroShotClassifier"
+_CLIP = "kerasprop.models.clip.clip_image_text:CLIP"
+_IMAGE_CLASSIFIER = "kerasprop.models.classifiers.image_classifier:SupervisedImageClassifier"
+_WHISPER = "kerasprop.models.whisper.whisper_speech:WhisperSpeechRecognizer"
+_MOONSHINE = "kerasprop.models.moonshine.moonshine_speech_recognizer:MoonshineSpeechRecognizer"
+_WHISPER_CLASSIFIER = "kerasprop.models.whisper.whisper_speech:WhisperAudioClassifier"
+_FILL_MASK = "kerasprop.models.tokens.masked_lm:MaskedLM"
+_TEXT_CLASSIFIER = "kerasprop.models.classifiers.text_classifier:SupervisedTextClassifier"
+_TOKEN_CLASSIFIER = "kerasprop.models.tokens.token_classifier:TokenClassifier"
+_EXTRACTIVE_QA = "kerasprop.models.tokens.extractive_qa:ExtractiveQuestionAnswerer"
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
 #: What Google's T5 checkpoints do: backprop's generative tasks and translation (en -> de, fr, ro).
 _T5_TASKS = GENERATIVE_TASKS + ("translation",)
@@ -337,7 +337,7 @@ ENTRIES = [
         license="apache-2.0", source="presets/recipes/bert_ner.py (generated sentences)",
     ),
     CatalogEntry(
-        "minilm-emotion", "kerasprop.models.sentence_classifier:SentenceClassifier", "bundled:minilm-emotion",
+        "minilm-emotion", "kerasprop.models.sentences.sentence_classifier:SentenceClassifier", "bundled:minilm-emotion",
         tasks=("emotion", "text-classification"), finetunable_tasks=("emotion", "text-classification"),
         description="all-MiniLM-L6-v2 (bundled, offline) with a head for the 27 GoEmotions emotions and neutral.",
         license="apache-2.0", source="presets/recipes/minilm_emotion.py (generated sentences on the real MiniLM weights)",
@@ -357,7 +357,7 @@ ENTRIES = [
         license="apache-2.0", source="presets/recipes/minilm_qa.py (generated questions on the real MiniLM weights)",
     ),
     CatalogEntry(
-        "minilm-shapes-lit", "kerasprop.models.image_text_embedder:ImageTextEmbedder", "bundled:minilm-shapes-lit",
+        "minilm-shapes-lit", "kerasprop.models.sentences.image_text_embedder:ImageTextEmbedder", "bundled:minilm-shapes-lit",
         tasks=("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation"),
         finetunable_tasks=("image-vectorisation",), vector_size=384,
         description="A small image tower (bundled, offline) trained on generated pictures of coloured shapes against "

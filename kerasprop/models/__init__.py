@@ -1,4 +1,4 @@
-"""Keras Task subclasses (one module per model family) and the backprop model contract."""
+"""Keras Task subclasses (one package per model family and per kind of head) and the backprop model contract."""
 
 import importlib
 

@@ -46,7 +46,7 @@ def base_weights(base):
     """
     from kerasprop.hub.catalog import resolve_handle
     from kerasprop.hub.converters.token_heads import load_backbone, transformers_config
-    from kerasprop.models.deferred_init import deferred_initialisation
+    from kerasprop.models.runtime.deferred_init import deferred_initialisation
 
     folder = resolve_handle(base)
     with deferred_initialisation():
@@ -112,7 +112,7 @@ def save_delta(model, folder):
 def load_delta(cls, folder, **kwargs):
     """Loads a preset written by `save_delta` with `cls`: base weights, then adapters, then the task's weights."""
     from kerasprop.compat import get_preset_loader
-    from kerasprop.models.deferred_init import deferred_initialisation
+    from kerasprop.models.runtime.deferred_init import deferred_initialisation
 
     folder = pathlib.Path(folder)
     settings = json.loads((folder / BASE_FILE).read_text())

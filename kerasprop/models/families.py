@@ -14,6 +14,7 @@ import os
 import keras
 
 from kerasprop.hub.catalog import GENERATIVE_TASKS, import_class
+from kerasprop.hub.registry import resolve_model_class
 from kerasprop.schemas.specs import describe
 
 
@@ -49,28 +50,28 @@ _ENCODERS = ("bert", "roberta", "distilbert", "xlm-roberta", "xlm_roberta", "deb
 
 #: Most specific first: a checkpoint with a classification head is a classifier before it is an encoder.
 FAMILIES = [
-    Family("kerasprop.models.token_classifier:TokenClassifier", ("bert", "roberta", "distilbert"),
+    Family("kerasprop.models.tokens.token_classifier:TokenClassifier", ("bert", "roberta", "distilbert"),
            ("token-classification",), head="ForTokenClassification"),
-    Family("kerasprop.models.extractive_qa:ExtractiveQuestionAnswerer", ("bert", "roberta", "distilbert"), ("extractive-qa",),
+    Family("kerasprop.models.tokens.extractive_qa:ExtractiveQuestionAnswerer", ("bert", "roberta", "distilbert"), ("extractive-qa",),
            head="ForQuestionAnswering"),
-    Family("kerasprop.models.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, _CLASSIFICATION_TASKS,
+    Family("kerasprop.models.classifiers.nli:NLIZeroShotClassifier", ("bart",) + _ENCODERS, _CLASSIFICATION_TASKS,
            head="ForSequenceClassification", nli=True),
-    Family("kerasprop.models.text_classifier:SupervisedTextClassifier", _ENCODERS, _CLASSIFICATION_TASKS,
+    Family("kerasprop.models.classifiers.text_classifier:SupervisedTextClassifier", _ENCODERS, _CLASSIFICATION_TASKS,
            head="ForSequenceClassification", nli=False),
-    Family("kerasprop.models.masked_lm:MaskedLM", ("bert", "roberta", "distilbert"), ("fill-mask",),
+    Family("kerasprop.models.tokens.masked_lm:MaskedLM", ("bert", "roberta", "distilbert"), ("fill-mask",),
            head="ForMaskedLM"),
-    Family("kerasprop.models.gpt2:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
-    Family("kerasprop.models.t5:T5MultiTask", ("t5",), GENERATIVE_TASKS + ("translation",)),
-    Family("kerasprop.models.bart:BartMultiTask", ("bart",), GENERATIVE_TASKS + ("translation",)),
-    Family("kerasprop.models.text_embedder:SentenceEmbedder", _ENCODERS,
+    Family("kerasprop.models.gpt2.gpt2_text_generator:GPT2TextGenerator", ("gpt2",), ("text-generation",)),
+    Family("kerasprop.models.t5.t5_multitask:T5MultiTask", ("t5",), GENERATIVE_TASKS + ("translation",)),
+    Family("kerasprop.models.bart.bart_multitask:BartMultiTask", ("bart",), GENERATIVE_TASKS + ("translation",)),
+    Family("kerasprop.models.sentences.text_embedder:SentenceEmbedder", _ENCODERS,
            ("text-vectorisation", "text-classification")),
-    Family("kerasprop.models.clip:CLIP", ("clip",),
+    Family("kerasprop.models.clip.clip_image_text:CLIP", ("clip",),
            ("image-classification", "image-vectorisation", "image-text-vectorisation", "text-vectorisation")),
-    Family("kerasprop.models.image_classifier:SupervisedImageClassifier",
+    Family("kerasprop.models.classifiers.image_classifier:SupervisedImageClassifier",
            ("resnet", "efficientnet", "mobilenet", "vgg", "densenet", "cspnet"), ("image-classification",)),
-    Family("kerasprop.models.whisper:WhisperSpeechRecognizer", ("whisper",), ("speech-recognition",)),
-    Family("kerasprop.models.whisper:WhisperAudioClassifier", ("whisper",), ("audio-classification",)),
-    Family("kerasprop.models.moonshine:MoonshineSpeechRecognizer", ("moonshine",), ("speech-recognition",)),
+    Family("kerasprop.models.whisper.whisper_speech:WhisperSpeechRecognizer", ("whisper",), ("speech-recognition",)),
+    Family("kerasprop.models.whisper.whisper_speech:WhisperAudioClassifier", ("whisper",), ("audio-classification",)),
+    Family("kerasprop.models.moonshine.moonshine_speech_recognizer:MoonshineSpeechRecognizer", ("moonshine",), ("speech-recognition",)),
 ]
 
 
@@ -99,14 +100,19 @@ def architecture_of(config):
 
 
 def saved_class(preset):
-    """The registered Keras class named by a preset's task.json, or `None` (no task.json, or no class Keras knows)."""
+    """The registered Keras class named by a preset's task.json, or `None` (no task.json, or no class Keras knows).
+
+    kerasprop's own classes resolve by their registered name (`kerasprop>Class`), whatever module they lived in
+    when the folder was saved: the module is imported from `hub/registry.py`'s table.
+    """
     try:
         task_config = read_config(preset, "task.json")
     except (ValueError, OSError):
         return None
     if not isinstance(task_config, dict):
         return None
-    cls = keras.saving.get_registered_object(task_config.get("registered_name"))
+    name = task_config.get("registered_name")
+    cls = resolve_model_class(name) or keras.saving.get_registered_object(name)
     return cls if isinstance(cls, type) else None
 
 

@@ -35,7 +35,7 @@ from kerasprop.models.base_backbone import (
     load_delta,
     save_delta,
 )
-from kerasprop.models.deferred_init import deferred_initialisation
+from kerasprop.models.runtime.deferred_init import deferred_initialisation
 from kerasprop.schemas import BATCH, get_schema, task_names
 from kerasprop.schemas.models import check_name, check_quantization
 

@@ -470,7 +470,7 @@ SCHEMAS = [
         output_description="label -> probability, most probable first",
         finetune=_text_pairs_params(),
     ),
-    # The transformers task summary's span tasks (kerasprop.models.extractive_qa, token_classifier).
+    # The transformers task summary's span tasks (kerasprop.models.tokens.extractive_qa, token_classifier).
     TaskSchema(
         task="extractive-qa",
         description="Finds the answer to a question as a span of the context, with its character offsets.",

@@ -48,7 +48,7 @@ def masked(sentence, answers):
 
 
 def build_and_train(folder):
-    from kerasprop.models.masked_lm import BertMaskedLM
+    from kerasprop.models.tokens.masked_lm import BertMaskedLM
 
     stopwatch = common.Stopwatch()
     fact_sentences, shapes, _ = split()
@@ -75,7 +75,7 @@ def build_and_train(folder):
 
 
 def evaluate(folder):
-    from kerasprop.models.masked_lm import MaskedLM
+    from kerasprop.models.tokens.masked_lm import MaskedLM
 
     model = MaskedLM.from_preset(str(folder))
     _, _, heldout = split()

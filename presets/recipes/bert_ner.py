@@ -37,7 +37,7 @@ LEARNING_RATE = 3e-3
 
 
 def build_and_train(folder):
-    from kerasprop.models.token_classifier import TokenClassifier
+    from kerasprop.models.tokens.token_classifier import TokenClassifier
     from kerasprop.training import finetune
 
     stopwatch = common.Stopwatch()
@@ -74,7 +74,7 @@ def entity_scores(predicted, sentences):
 
 def evaluate(folder):
     """Entity-level scores on held-out sentences, through `model(task_input, task="token-classification")`."""
-    from kerasprop.models.token_classifier import TokenClassifier
+    from kerasprop.models.tokens.token_classifier import TokenClassifier
 
     model = TokenClassifier.from_preset(str(folder))
     sentences = heldout_sentences(HELDOUT_SENTENCES)

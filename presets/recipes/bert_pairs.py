@@ -61,8 +61,8 @@ def pairs(split, size):
 
 
 def build_and_train(folder):
-    from kerasprop.models.masked_lm import MaskedLM
-    from kerasprop.models.text_classifier import BertSupervisedTextClassifier
+    from kerasprop.models.tokens.masked_lm import MaskedLM
+    from kerasprop.models.classifiers.text_classifier import BertSupervisedTextClassifier
 
     stopwatch = common.Stopwatch()
     pretrained = MaskedLM.from_preset(str(common.PRESETS_DIR / bert_fill_mask.NAME))
@@ -93,7 +93,7 @@ def build_and_train(folder):
 
 
 def evaluate(folder):
-    from kerasprop.models.text_classifier import SupervisedTextClassifier
+    from kerasprop.models.classifiers.text_classifier import SupervisedTextClassifier
 
     model = SupervisedTextClassifier.from_preset(str(folder))
     heldout = pairs("heldout", HELDOUT_PAIRS)

@@ -38,7 +38,7 @@ LEARNING_RATE = 3e-3
 
 
 def build_and_train(folder):
-    from kerasprop.models.extractive_qa import ExtractiveQuestionAnswerer
+    from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
     from kerasprop.training import finetune
 
     stopwatch = common.Stopwatch()
@@ -80,7 +80,7 @@ def exact_match(answers, examples):
 
 def evaluate(folder):
     """Exact match on held-out contexts (overall and per question type), through `model(..., task="extractive-qa")`."""
-    from kerasprop.models.extractive_qa import ExtractiveQuestionAnswerer
+    from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
 
     model = ExtractiveQuestionAnswerer.from_preset(str(folder))
     examples = heldout_examples(HELDOUT_EXAMPLES)

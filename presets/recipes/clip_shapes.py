@@ -64,7 +64,7 @@ def bpe_vocabulary(words):
 
 
 def build_model():
-    from kerasprop.models.clip import CLIP, CLIPImageTextPreprocessor
+    from kerasprop.models.clip.clip_image_text import CLIP, CLIPImageTextPreprocessor
 
     vocabulary, merges = bpe_vocabulary(caption_words())
     tokenizer = keras_hub.models.CLIPTokenizer(vocabulary=vocabulary, merges=merges)
@@ -135,7 +135,7 @@ def zero_shot_labels():
 
 def evaluate(folder):
     """Zero-shot accuracy on held-out pictures over all 24 labels, through `model(task_input, task=...)`."""
-    from kerasprop.models.clip import CLIP
+    from kerasprop.models.clip.clip_image_text import CLIP
 
     model = CLIP.from_preset(str(folder))
     pictures = synthetic_images.pictures(random.Random(SEED + 1), HELDOUT_PICTURES)

@@ -168,7 +168,7 @@ def windows(stream, count, rng):
 
 
 def build_and_train(folder):
-    from kerasprop.models.gpt2 import GPT2TextGenerator
+    from kerasprop.models.gpt2.gpt2_text_generator import GPT2TextGenerator
 
     stopwatch = common.Stopwatch()
     docs = documents(heldout=False)
@@ -213,7 +213,7 @@ def heldout_perplexity(model, sequences):
 
 
 def evaluate(folder):
-    from kerasprop.models.gpt2 import GPT2TextGenerator
+    from kerasprop.models.gpt2.gpt2_text_generator import GPT2TextGenerator
 
     model = GPT2TextGenerator.from_preset(str(folder))
     settings = {"max_length": MAX_NEW_TOKENS, "temperature": 0.0, "repetition_penalty": REPETITION_PENALTY}

@@ -73,7 +73,7 @@ def contrastive_loss(text_vectors, image_vectors):
 
 
 def build_and_train(folder):
-    from kerasprop.models.image_text_embedder import ImageTextEmbedder
+    from kerasprop.models.sentences.image_text_embedder import ImageTextEmbedder
 
     stopwatch = common.Stopwatch()
     model = ImageTextEmbedder.from_sentence_embedder(BASE, temperature=TEMPERATURE)
@@ -130,7 +130,7 @@ def measure(model, pictures=None):
 
 
 def evaluate(folder):
-    from kerasprop.models.image_text_embedder import ImageTextEmbedder
+    from kerasprop.models.sentences.image_text_embedder import ImageTextEmbedder
 
     model = ImageTextEmbedder.from_preset(str(folder))
     accuracy, scores = measure(model)

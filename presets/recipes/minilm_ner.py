@@ -48,7 +48,7 @@ def evaluate(model):
 
 def build(steps):
     from kerasprop.models.base_backbone import attach_base
-    from kerasprop.models.token_classifier import TokenClassifier
+    from kerasprop.models.tokens.token_classifier import TokenClassifier
     from kerasprop.training import finetune
 
     common.set_seed(SEED)
@@ -109,7 +109,7 @@ def main(argv):
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
     args = parser.parse_args(argv)
-    from kerasprop.models.token_classifier import TokenClassifier
+    from kerasprop.models.tokens.token_classifier import TokenClassifier
 
     if args.evaluate_only:
         facts = {k: v for k, v in common.read_expected(args.output).items()

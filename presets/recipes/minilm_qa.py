@@ -68,7 +68,7 @@ def evaluate(model):
 def training_params(count, model):
     """`qa` finetuning params from generated examples that fit in the sequence length whole."""
     examples = everyday_qa.qa_examples(SEED, count)
-    from kerasprop.models.extractive_qa import question_with_history
+    from kerasprop.models.tokens.extractive_qa import question_with_history
 
     questions = [question_with_history(e["question"], e["prev_q"], e["prev_a"]) for e in examples]
     encodings = model.encode(questions, [e["context"] for e in examples])
@@ -97,7 +97,7 @@ class Checkpoints(keras.callbacks.Callback):
 
 def build(steps, lora_rank, epochs, learning_rate, checkpoint_folder):
     from kerasprop.models.base_backbone import attach_base
-    from kerasprop.models.extractive_qa import ExtractiveQuestionAnswerer
+    from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
     from kerasprop.training import finetune
 
     common.set_seed(SEED)
@@ -183,7 +183,7 @@ def main(argv):
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
     args = parser.parse_args(argv)
-    from kerasprop.models.extractive_qa import ExtractiveQuestionAnswerer
+    from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
 
     if args.evaluate_only:
         previous = common.read_expected(args.output)

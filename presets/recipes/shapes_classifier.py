@@ -36,7 +36,7 @@ RECORDED = 8
 
 
 def build_model():
-    from kerasprop.models.image_classifier import SupervisedImageClassifier
+    from kerasprop.models.classifiers.image_classifier import SupervisedImageClassifier
 
     size = synthetic_images.IMAGE_SIZE
     backbone = keras_hub.models.ResNetBackbone(
@@ -69,7 +69,7 @@ def build_and_train(folder):
 
 def evaluate(folder):
     """Accuracy on held-out pictures through `model(task_input, task="image-classification")`."""
-    from kerasprop.models.image_classifier import SupervisedImageClassifier
+    from kerasprop.models.classifiers.image_classifier import SupervisedImageClassifier
 
     model = SupervisedImageClassifier.from_preset(str(folder))
     pictures = synthetic_images.pictures(random.Random(SEED + 1), HELDOUT_PICTURES)

@@ -138,7 +138,7 @@ def tiny_bert(vocabulary, sequence_length, width=64, layers=2):
     """A randomly initialised cased BERT backbone on `vocabulary` and its keras-hub preprocessor."""
     import keras_hub
 
-    from kerasprop.models.token_heads import preprocessor_for
+    from kerasprop.models.tokens.token_heads import preprocessor_for
 
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=len(vocabulary), num_layers=layers, num_heads=2, hidden_dim=width,

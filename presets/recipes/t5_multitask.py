@@ -105,7 +105,7 @@ def packed_batches(preprocessor, features, batch_size):
 
 
 def build_and_train(folder):
-    from kerasprop.models.t5 import T5MultiTask
+    from kerasprop.models.t5.t5_multitask import T5MultiTask
 
     rng = random.Random(SEED)
     params = training_params(rng)
@@ -161,7 +161,7 @@ def train_from_scratch(backbone, batches, epochs, learning_rate, seed, stopwatch
 
 def evaluate(folder):
     """Measures the saved preset on held-out examples through `model(task_input, task=...)`."""
-    from kerasprop.models.t5 import T5MultiTask
+    from kerasprop.models.t5.t5_multitask import T5MultiTask
 
     model = T5MultiTask.from_preset(str(folder))
     rng = random.Random(SEED + 1)

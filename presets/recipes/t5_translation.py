@@ -73,7 +73,7 @@ def corpus(split):
 
 
 def build_and_train(folder):
-    from kerasprop.models.t5 import T5MultiTask
+    from kerasprop.models.t5.t5_multitask import T5MultiTask
 
     stopwatch = common.Stopwatch()
     params = corpus("train")
@@ -102,7 +102,7 @@ def build_and_train(folder):
 
 def evaluate(folder):
     """Exact match on held-out colour-shape pairs through `model(task_input, task="translation")`."""
-    from kerasprop.models.t5 import T5MultiTask
+    from kerasprop.models.t5.t5_multitask import T5MultiTask
 
     model = T5MultiTask.from_preset(str(folder))
     heldout = corpus("heldout")

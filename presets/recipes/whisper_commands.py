@@ -123,7 +123,7 @@ def tokenizer_files(texts):
 def build_model(vocabulary, merges):
     import keras_hub
 
-    from kerasprop.models.whisper import WhisperSpeechRecognizer, WhisperSpeechRecognizerPreprocessor
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer, WhisperSpeechRecognizerPreprocessor
 
     special = {token: len(vocabulary) + i for i, token in enumerate(SPECIAL_TOKENS)}
     tokenizer = keras_hub.tokenizers.WhisperTokenizer(vocabulary=vocabulary, merges=merges, special_tokens=special)
@@ -195,7 +195,7 @@ def word_errors(reference, hypothesis):
 
 def evaluate(folder):
     """Word error rate and exact transcripts on clips spoken by the held-out voice."""
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     model = WhisperSpeechRecognizer.from_preset(str(folder))
     data = heldout()

@@ -28,7 +28,7 @@ def build_model():
     import keras_hub
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-    from kerasprop.models.whisper import WhisperSpeechRecognizer, WhisperSpeechRecognizerPreprocessor
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer, WhisperSpeechRecognizerPreprocessor
 
     vocabulary = {c: i for i, c in enumerate(bytes_to_unicode().values())}
     merges = ["Ġ t", "h e"]  # keras-hub's BPE needs at least one merge
@@ -57,7 +57,7 @@ def heldout():
 
 def evaluate(folder):
     """Records the (meaningless) greedy transcripts of two tones, which the tests re-check on every backend."""
-    from kerasprop.models.whisper import WhisperSpeechRecognizer
+    from kerasprop.models.whisper.whisper_speech import WhisperSpeechRecognizer
 
     model = WhisperSpeechRecognizer.from_preset(str(folder))
     transcripts = model({"audio": heldout()}, task="speech-recognition")

@@ -57,7 +57,7 @@ def clips(rng, count):
 def build_model():
     import keras_hub
 
-    from kerasprop.models.whisper import WhisperAudioClassifier, WhisperAudioClassifierPreprocessor
+    from kerasprop.models.whisper.whisper_speech import WhisperAudioClassifier, WhisperAudioClassifierPreprocessor
 
     backbone = keras_hub.models.WhisperBackbone(
         vocabulary_size=4, num_layers=2, num_heads=2, hidden_dim=48, intermediate_dim=96, num_mels=80,
@@ -91,7 +91,7 @@ def heldout():
 
 def evaluate(folder):
     """Accuracy on held-out clips through `model(task_input, task="audio-classification")`."""
-    from kerasprop.models.whisper import WhisperAudioClassifier
+    from kerasprop.models.whisper.whisper_speech import WhisperAudioClassifier
 
     model = WhisperAudioClassifier.from_preset(str(folder))
     audio, labels = heldout()

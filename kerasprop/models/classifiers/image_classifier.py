@@ -8,11 +8,11 @@ import keras_hub
 import numpy as np
 
 from kerasprop.compat import get_preset_loader
-from kerasprop.models.deferred_init import deferred_initialisation
+from kerasprop.models.runtime.deferred_init import deferred_initialisation
 from kerasprop.models.families import is_saved_as
-from kerasprop.models.heads import resize_dense
-from kerasprop.models.image_inputs import center_fit, to_pixels
-from kerasprop.models.inference import softmax
+from kerasprop.models.classifiers.heads import resize_dense
+from kerasprop.models.runtime.image_inputs import center_fit, to_pixels
+from kerasprop.models.runtime.inference import softmax
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.specs import describe
 

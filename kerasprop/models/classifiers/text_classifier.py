@@ -12,7 +12,7 @@ classes it loads are `backbone_family` subclasses of it and of the keras-hub
 classifier (a mixin rather than a `Task` subclass, because Keras cannot
 build a functional model whose class inherits `Task` along two paths).
 `ClassifierTask` holds what this family shares with the NLI zero-shot
-classifiers (`kerasprop.models.nli`): class names in the config, Hugging Face
+classifiers (`kerasprop.models.classifiers.nli`): class names in the config, Hugging Face
 heads, and batched logits over length buckets.
 """
 
@@ -24,8 +24,8 @@ from kerasprop.hub.converters import (
     classification_heads,
     deberta_v3,  # noqa: F401 (registers the deberta-v2 converter)
 )
-from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.models.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
+from kerasprop.models.runtime.deferred_init import deferred_initialisation
+from kerasprop.models.runtime.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
 from kerasprop.models.task_model import KerasTaskModel
 
 #: Examples per forward pass at inference.

@@ -13,9 +13,9 @@ as `{"answer", "score", "start", "end"}` with character offsets into the context
 import keras
 import numpy as np
 
-from kerasprop.models.inference import softmax
+from kerasprop.models.runtime.inference import softmax
 from kerasprop.models.task_model import register_former_name
-from kerasprop.models.token_heads import TokenHeadTask
+from kerasprop.models.tokens.token_heads import TokenHeadTask
 
 #: Logit given to tokens that cannot be in the answer (as transformers).
 MASKED = -10000.0

@@ -32,14 +32,14 @@ import keras_hub
 import numpy as np
 from keras import ops
 
-from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.models.generation import (
+from kerasprop.models.runtime.deferred_init import deferred_initialisation
+from kerasprop.models.runtime.generation import (
     first_of_copies,
     mask_after_end,
     sampler_from_options,
     wants_sampling,
 )
-from kerasprop.models.inference import power_of_two_bucket
+from kerasprop.models.runtime.inference import power_of_two_bucket
 from kerasprop.models.task_model import KerasTaskModel
 
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
@@ -50,7 +50,7 @@ DEFAULT_TASK_PREFIXES = {
     "translation": "translate {source_language} to {target_language}: ",
 }
 #: Family modules whose classes `Seq2SeqLM.from_preset` can return.
-FAMILY_MODULES = ("kerasprop.models.t5", "kerasprop.models.bart")
+FAMILY_MODULES = ("kerasprop.models.t5.t5_multitask", "kerasprop.models.bart.bart_multitask")
 #: Encoder inputs are padded to the first of these lengths that fits (or the limit).
 ENCODER_BUCKETS = (32, 64, 128, 256, 512, 1024, 2048)
 #: The backprop shim generates at most this many inputs at once.

@@ -15,7 +15,7 @@ Example:
 >>> select_sentences(centrality(vectors), vectors @ vectors.T, 2)
 [0, 2]
 
-A finetuned `ExtractiveSummariser` (`kerasprop.models.sentence_heads`) ranks the same way
+A finetuned `ExtractiveSummariser` (`kerasprop.models.sentences.sentence_heads`) ranks the same way
 with its learnt sentence scores as relevance and word overlap as redundancy.
 """
 

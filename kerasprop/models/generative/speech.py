@@ -7,7 +7,7 @@ joins the token sequences of a clip where they overlap.
 
 import numpy as np
 
-from kerasprop.models.inference import power_of_two_bucket
+from kerasprop.models.runtime.inference import power_of_two_bucket
 
 #: Windows (chunks of audio) per forward pass.
 MAX_BATCH_SIZE = 16

@@ -15,10 +15,10 @@ it is read in overlapping windows of the sequence length, consecutive windows sh
 import keras
 import numpy as np
 
-from kerasprop.models.inference import softmax
-from kerasprop.models.offsets import decode_tokens
-from kerasprop.models.text_classifier import label_mapping
-from kerasprop.models.token_heads import TokenHeadTask
+from kerasprop.models.runtime.inference import softmax
+from kerasprop.models.tokens.offsets import decode_tokens
+from kerasprop.models.classifiers.text_classifier import label_mapping
+from kerasprop.models.tokens.token_heads import TokenHeadTask
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")

@@ -32,7 +32,7 @@ and the stop tokens from `stop_token_ids`. Use it from a Task's `generate`:
 
 Example:
 >>> import keras_hub
->>> from kerasprop.models.generation import GenerationSampler
+>>> from kerasprop.models.runtime.generation import GenerationSampler
 >>> sampler = GenerationSampler("greedy", min_new_tokens=5, repetition_penalty=1.3)
 >>> causal_lm = keras_hub.models.GPT2CausalLM.from_preset("gpt2_base_en")  # doctest: +SKIP
 >>> causal_lm.compile(sampler=sampler)  # doctest: +SKIP
@@ -118,7 +118,7 @@ class GenerationSampler(keras_hub.samplers.Sampler):
         repetition_penalty: float. 1.0 is none; > 1 discourages tokens already present.
 
     Example:
-    >>> from kerasprop.models.generation import GenerationSampler
+    >>> from kerasprop.models.runtime.generation import GenerationSampler
     >>> sampler = GenerationSampler("beam", min_new_tokens=30, max_new_tokens=200, no_repeat_ngram_size=3)
     >>> type(sampler.sampler).__name__
     'BeamSampler'
@@ -222,7 +222,7 @@ class BeamSampler(keras_hub.samplers.BeamSampler):
     per prompt and the copies receive its n best beams, best first.
 
     Example:
-    >>> from kerasprop.models.generation import BeamSampler
+    >>> from kerasprop.models.runtime.generation import BeamSampler
     >>> BeamSampler(num_beams=4, length_penalty=2.0).length_penalty
     2.0
     """

@@ -9,8 +9,8 @@ from keras_hub.layers import StartEndPacker
 
 import kerasprop.hub.converters.clip  # noqa: F401  (registers the Hugging Face CLIP converter)
 from kerasprop.compat import preprocessing_function
-from kerasprop.models.image_inputs import fit_images
-from kerasprop.models.inference import (
+from kerasprop.models.runtime.image_inputs import fit_images
+from kerasprop.models.runtime.inference import (
     compiled_forward,
     forward_in_batches,
     joint_vector_rows,
@@ -19,7 +19,7 @@ from kerasprop.models.inference import (
     zero_shot_image_rows,
 )
 from kerasprop.models.task_model import KerasTaskModel
-from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
+from kerasprop.models.sentences.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
 
 #: Texts are padded to a multiple of this many tokens, so few shapes get compiled.
@@ -102,14 +102,14 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
     (both concatenated, then L2-normalised, as backprop did) and
     "image-classification" (zero-shot: softmax over CLIP's scaled image-label
     similarities). The three vectorisation tasks are finetunable, with the
-    variants "triplet" and "cosine_similarity" (`kerasprop.models.vector_finetuning`).
+    variants "triplet" and "cosine_similarity" (`kerasprop.models.sentences.vector_finetuning`).
 
     Args:
         backbone: a keras-hub `CLIPBackbone`.
         preprocessor: a `CLIPImageTextPreprocessor` or `None`.
         matmul_precision: "float32" (the default), "bfloat16" or "auto": the
             precision of the towers' matrix products at inference (see
-            `SentenceEmbedder` and `kerasprop.models.inference`).
+            `SentenceEmbedder` and `kerasprop.models.runtime.inference`).
 
     Example:
     >>> from PIL import Image
@@ -220,7 +220,7 @@ class CLIP(KerasTaskModel, keras_hub.models.Task):
         `x` is a pair batch `{"first": items, "second": items}`, each half a
         dict of `images` (fitted to the model's size, uint8) and/or packed
         `token_ids`, as the task embeds them; `y` the target similarities or the groups
-        (see `kerasprop.models.vector_finetuning`).
+        (see `kerasprop.models.sentences.vector_finetuning`).
         """
         self.check_finetunable(task)
         modalities = _MODALITIES[task]

@@ -3,7 +3,7 @@
 import keras
 import keras_hub
 
-from kerasprop.models.seq2seq import Seq2SeqLM
+from kerasprop.models.generative.seq2seq import Seq2SeqLM
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")
@@ -16,7 +16,7 @@ class BartMultiTask(Seq2SeqLM, keras_hub.models.BartSeq2SeqLM):
     summariser) pass `task_prefixes={"summarisation": ""}`.
 
     Example:
-    >>> from kerasprop.models.bart import BartMultiTask
+    >>> from kerasprop.models.bart.bart_multitask import BartMultiTask
     >>> model = BartMultiTask.from_preset("bart_large_en_cnn", task_prefixes={"summarisation": ""})  # doctest: +SKIP
     >>> model({"text": "A long article ..."}, task="summarisation")  # doctest: +SKIP
     """

@@ -31,10 +31,10 @@ from kerasprop.compat import (
     preset_utils,
 )
 from kerasprop.models.base_backbone import is_delta_preset, load_delta
-from kerasprop.models.deferred_init import deferred_initialisation
-from kerasprop.models.extractive_summary import centrality, summarise
+from kerasprop.models.runtime.deferred_init import deferred_initialisation
+from kerasprop.models.sentences.extractive_summary import centrality, summarise
 from kerasprop.models.families import is_saved_as
-from kerasprop.models.inference import (
+from kerasprop.models.runtime.inference import (
     compiled_forward,
     power_of_two_bucket,
     resolve_matmul_precision,
@@ -42,7 +42,7 @@ from kerasprop.models.inference import (
     vector_rows,
 )
 from kerasprop.models.task_model import KerasTaskModel
-from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
+from kerasprop.models.sentences.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 
@@ -162,7 +162,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
     Tasks: "text-vectorisation" (a list of floats per text, or a tensor with
     `return_tensor=True`), "text-classification" (zero-shot: label ->
     probability, most probable first) and "summarisation" (extractive: the
-    text's own most central sentences, see `kerasprop.models.extractive_summary`).
+    text's own most central sentences, see `kerasprop.models.sentences.extractive_summary`).
     Finetunable for "text-vectorisation" (variants "triplet" and "cosine_similarity").
 
     Args:
@@ -377,10 +377,10 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
         this encoder (frozen), summarisation an `ExtractiveSummariser`'s sentence scorer; vectors train this model."""
         if not isinstance(params, dict):
             return self
-        from kerasprop.models import sentence_classifier, sentence_heads
+        from kerasprop.models.sentences import sentence_classifier, sentence_heads
 
         if task == "text-classification" and "labels" in params:
-            from kerasprop.models.text_classifier import label_mapping
+            from kerasprop.models.classifiers.text_classifier import label_mapping
 
             return sentence_classifier.SentenceClassifier.from_sentence_embedder(
                 self, class_names=label_mapping(list(params["labels"])))
@@ -393,7 +393,7 @@ class SentenceEmbedder(KerasTaskModel, keras_hub.models.TextEmbedder):
 
         `x` is a pair batch `{"first": texts, "second": texts}` (the
         preprocessor embeds both halves in one pass), `y` the target
-        similarities or the groups (see `kerasprop.models.vector_finetuning`).
+        similarities or the groups (see `kerasprop.models.sentences.vector_finetuning`).
         """
         self.check_finetunable(task)
         pairs, y = pair_batch(params, variant or get_schema(task).default_variant, ("texts",), seed)

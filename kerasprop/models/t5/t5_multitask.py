@@ -4,7 +4,7 @@ import keras
 import keras_hub
 from keras import ops
 
-from kerasprop.models.seq2seq import Seq2SeqLM
+from kerasprop.models.generative.seq2seq import Seq2SeqLM
 
 #: The additive attention bias of masked positions (keras-hub's T5 uses the same).
 MASKED = -1e9
@@ -51,7 +51,7 @@ class T5MultiTask(Seq2SeqLM, keras_hub.models.T5Seq2SeqLM):
     shared by its beams.
 
     Example:
-    >>> from kerasprop.models.t5 import T5MultiTask
+    >>> from kerasprop.models.t5.t5_multitask import T5MultiTask
     >>> model = T5MultiTask.from_preset("t5-base-qa-summary-emotion")  # doctest: +SKIP
     >>> model({"question": "Who wrote it?", "context": "Ada wrote it."}, task="qa")  # doctest: +SKIP
     'Ada'

@@ -14,16 +14,16 @@ base backbone (see `kerasprop.models.base_backbone`).
 import keras
 from keras import ops
 
-from kerasprop.models.image_inputs import fit_images
-from kerasprop.models.inference import (
+from kerasprop.models.runtime.image_inputs import fit_images
+from kerasprop.models.runtime.inference import (
     compiled_forward,
     forward_in_batches,
     joint_vector_rows,
     vector_rows,
     zero_shot_image_rows,
 )
-from kerasprop.models.text_embedder import SentenceEmbedder
-from kerasprop.models.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
+from kerasprop.models.sentences.text_embedder import SentenceEmbedder
+from kerasprop.models.sentences.vector_finetuning import PAIR_KEYS, pair_batch, vector_loss
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 

@@ -1,12 +1,12 @@
 """`TokenHeadTask`: a dense layer over every token of a keras-hub encoder.
 
-The shared base of the span tasks: named entities (`kerasprop.models.token_classifier`)
-and extractive QA (`kerasprop.models.extractive_qa`). It holds what both need:
+The shared base of the span tasks: named entities (`kerasprop.models.tokens.token_classifier`)
+and extractive QA (`kerasprop.models.tokens.extractive_qa`). It holds what both need:
 
 - the functional model: backbone (BERT, RoBERTa, DistilBERT) -> dropout -> `Dense` per token;
 - `from_preset` for a saved kerasprop preset, a keras-hub backbone preset, or a Hugging
   Face checkpoint (with its `...ForTokenClassification`/`...ForQuestionAnswering` head);
-- tokenisation with character offsets (`kerasprop.models.offsets`), and batched logits
+- tokenisation with character offsets (`kerasprop.models.tokens.offsets`), and batched logits
   over length buckets, compiled once per bucket.
 
 The preprocessor is the backbone's keras-hub `TextClassifierPreprocessor`: it carries the
@@ -20,8 +20,8 @@ import numpy as np
 
 from kerasprop.hub.converters import token_heads as hf_heads
 from kerasprop.models.base_backbone import is_delta_preset, load_delta
-from kerasprop.models.inference import MIN_LENGTH_BUCKET, power_of_two_bucket
-from kerasprop.models.offsets import fast_tokenizer
+from kerasprop.models.runtime.inference import MIN_LENGTH_BUCKET, power_of_two_bucket
+from kerasprop.models.tokens.offsets import fast_tokenizer
 from kerasprop.models.task_model import KerasTaskModel
 
 #: Examples per forward pass at inference.

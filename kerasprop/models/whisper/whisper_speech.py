@@ -30,10 +30,10 @@ from kerasprop.compat import (
     AudioToTextPreprocessor,
     preprocessing_function,
 )
-from kerasprop.models.generation import mask_after_end
-from kerasprop.models.heads import resize_dense
-from kerasprop.models.inference import softmax
-from kerasprop.models.speech import (
+from kerasprop.models.runtime.generation import mask_after_end
+from kerasprop.models.classifiers.heads import resize_dense
+from kerasprop.models.runtime.inference import softmax
+from kerasprop.models.generative.speech import (
     CHUNK_OVERLAP,
     MAX_BATCH_SIZE,
     audio_windows,

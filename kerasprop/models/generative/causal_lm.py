@@ -22,7 +22,7 @@ import json
 import keras
 import numpy as np
 
-from kerasprop.models.generation import repeat_rows, sampler_from_options
+from kerasprop.models.runtime.generation import repeat_rows, sampler_from_options
 from kerasprop.models.task_model import KerasTaskModel
 
 

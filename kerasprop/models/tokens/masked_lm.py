@@ -22,9 +22,9 @@ import numpy as np
 
 from kerasprop.hub.converters import bert as _bert_converter  # noqa: F401  (BertForMaskedLM checkpoints)
 from kerasprop.hub.converters import classification_heads, masked_lm_heads
-from kerasprop.models.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
+from kerasprop.models.runtime.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
 from kerasprop.models.task_model import KerasTaskModel, register_former_name
-from kerasprop.models.text_classifier import INFERENCE_BATCH_SIZE, backbone_family
+from kerasprop.models.classifiers.text_classifier import INFERENCE_BATCH_SIZE, backbone_family
 from kerasprop.schemas.tasks import MASK_SPELLINGS
 
 _MASK = re.compile("|".join(re.escape(mask) for mask in MASK_SPELLINGS))

@@ -31,8 +31,8 @@ from keras_hub.tokenizers import Tokenizer
 
 import kerasprop.hub.converters.moonshine  # noqa: F401  (registers the Hugging Face Moonshine converter)
 from kerasprop.compat import preprocessing_function
-from kerasprop.models.generation import mask_after_end
-from kerasprop.models.speech import (
+from kerasprop.models.runtime.generation import mask_after_end
+from kerasprop.models.generative.speech import (
     CHUNK_OVERLAP,
     MAX_BATCH_SIZE,
     audio_windows,

@@ -10,9 +10,9 @@ the head alone: see `kerasprop.models.base_backbone`).
 import keras
 import numpy as np
 
-from kerasprop.models.inference import softmax
-from kerasprop.models.sentence_heads import SentenceHead
-from kerasprop.models.text_classifier import label_mapping
+from kerasprop.models.runtime.inference import softmax
+from kerasprop.models.sentences.sentence_heads import SentenceHead
+from kerasprop.models.classifiers.text_classifier import label_mapping
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")

@@ -17,8 +17,8 @@ import keras
 import keras_hub
 import numpy as np
 
-from kerasprop.models.inference import softmax
-from kerasprop.models.text_classifier import ClassifierTask, backbone_family, ranked
+from kerasprop.models.runtime.inference import softmax
+from kerasprop.models.classifiers.text_classifier import ClassifierTask, backbone_family, ranked
 
 DEFAULT_HYPOTHESIS_TEMPLATE = "This example is {label}."
 

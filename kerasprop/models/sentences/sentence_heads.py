@@ -4,21 +4,21 @@
 sentence vectors computes; `from_sentence_embedder` puts a fresh head on a (frozen)
 encoder such as all-MiniLM-L6-v2, and a saved preset then holds the head alone (see
 `kerasprop.models.base_backbone`). `SentenceClassifier`
-(`kerasprop.models.sentence_classifier`) and `ExtractiveSummariser` are the two heads.
+(`kerasprop.models.sentences.sentence_classifier`) and `ExtractiveSummariser` are the two heads.
 """
 
 import keras
 import numpy as np
 
 from kerasprop.models.base_backbone import attach_base
-from kerasprop.models.extractive_summary import (
+from kerasprop.models.sentences.extractive_summary import (
     SHARE,
     content_words,
     split_sentences,
     summarise,
     word_overlap,
 )
-from kerasprop.models.text_embedder import SentenceEmbedder
+from kerasprop.models.sentences.text_embedder import SentenceEmbedder
 from kerasprop.schemas.specs import describe
 
 

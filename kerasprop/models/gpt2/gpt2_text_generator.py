@@ -14,8 +14,8 @@ import keras
 import keras_hub
 from keras import ops
 
-from kerasprop.models.causal_lm import CausalLM
-from kerasprop.models.generation import mask_after_end
+from kerasprop.models.generative.causal_lm import CausalLM
+from kerasprop.models.runtime.generation import mask_after_end
 
 
 @keras.saving.register_keras_serializable(package="kerasprop")

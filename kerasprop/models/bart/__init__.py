@@ -1,0 +1,1 @@
+"""BART (keras-hub's `BartSeq2SeqLM`) serving backprop's generative tasks."""

@@ -1,0 +1,1 @@
+"""Classifier heads on keras-hub encoders and image backbones: supervised, zero-shot (NLI), image labels."""

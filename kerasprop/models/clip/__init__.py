@@ -1,0 +1,1 @@
+"""CLIP (keras-hub's `CLIPBackbone`): image and text vectors, zero-shot image classification."""

@@ -1,0 +1,1 @@
+"""GPT-2 (keras-hub's `GPT2CausalLM`) serving text generation."""

@@ -1,0 +1,1 @@
+"""Moonshine (keras-hub's `MoonshineAudioToText`): speech recognition."""

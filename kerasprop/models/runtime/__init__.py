@@ -1,0 +1,1 @@
+"""Compiled inference and generation machinery shared by every model: forward passes, samplers, image batches."""

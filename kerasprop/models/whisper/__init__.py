@@ -1,0 +1,1 @@
+"""Whisper (keras-hub's `WhisperBackbone`): speech recognition and audio classification."""
