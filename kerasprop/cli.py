@@ -37,6 +37,7 @@ from kerasprop.progress import Progress
 from kerasprop.schemas import BATCH, ITEM, get_schema, task_names
 from kerasprop.schemas.models import QUANTIZATION_MODES
 from kerasprop.schemas.specs import Boolean, ListOf, Number
+from kerasprop.schemas.task_specs import task_spec
 
 
 def _flag(key):
@@ -94,12 +95,19 @@ def _run(args):
     import_backends_quietly()
     from kerasprop.tasks import task_class
 
+    if getattr(args, "stream", False) and args.json:
+        raise ValueError("--stream prints the text as it is generated; it cannot be combined with --json.")
     schema = get_schema(args.task)
     task_input = task_input_from_args(schema, args)
     schema.parse(task_input)  # refuse bad input before loading a model
     cls = task_class(args.task)
     with Progress(f"loading {args.model or 'the default model'} for {args.task}", enabled=False if args.json else None):
         task = cls(args.model, quantize=args.quantize)
+    if getattr(args, "stream", False):
+        for piece in task.model.stream(task_input, task=args.task):
+            print(piece, end="", flush=True)
+        print()
+        return
     result = task.run(task_input)
     _print_result(args.task, task_input, result, args.json)
 
@@ -138,6 +146,8 @@ def build_parser():
         sub.add_argument("--json", action="store_true", help="print one JSON document")
         sub.add_argument("--quantize", choices=QUANTIZATION_MODES,
                          help="quantize the model's weights after loading (Keras' int8/int4/float8)")
+        if task_spec(name).streams:
+            sub.add_argument("--stream", action="store_true", help="print the text as it is generated")
         _add_schema_options(sub, schema)
         sub.set_defaults(handler=_run)
 

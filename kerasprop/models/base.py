@@ -84,6 +84,18 @@ class BaseModel:
             return request.result(list(outputs))
         return request.result([to_json(o) for o in outputs])
 
+    def stream(self, task_input, task=None):
+        """Runs a task that streams (text generation) on one input: an iterator of text pieces as they are generated.
+
+        The pieces join to exactly what `model(task_input, task)` returns.
+        """
+        task = self.resolve_task(task)
+        request = get_schema(task).parse(task_input)
+        stream = getattr(self, f"stream_{task.replace('-', '_')}", None)
+        if stream is None:
+            raise ValueError(f"{type(self).__name__} cannot stream '{task}'; call it without stream=True.")
+        return stream(request)
+
     def predict_task(self, task, request):
         """Returns one output per input of the parsed `request`."""
         raise NotImplementedError(f"{type(self).__name__} does not implement predict_task for '{task}'.")

@@ -32,6 +32,7 @@ class TaskSpec:
         label_key: the finetuning params key the engine builds the label set from (classification tasks).
         example: an input for the demo and the docs; `example_media` maps its keys to `DEMO_MEDIA`.
         example_shown: how the demo prints the media of the example.
+        streams: whether its output can be read piece by piece while it is generated (`stream=True`).
     """
 
     task: str
@@ -43,6 +44,7 @@ class TaskSpec:
     example: dict = dataclasses.field(default_factory=dict)
     example_media: dict = dataclasses.field(default_factory=dict)
     example_shown: str = None
+    streams: bool = False
 
 
 _SEQ2SEQ = ("adafactor", 1e-3)
@@ -65,7 +67,8 @@ TASK_SPECS = {spec.task: spec for spec in (
     TaskSpec("qa", "QA", "minilm-qa", "t5-base-qa-summary-emotion", _SEQ2SEQ,
              example={**_SALLY, "prev_q": [], "prev_a": []}),
     TaskSpec("text-generation", "TextGeneration", "gpt2-tiny-pydocs", "gpt2-medium", _SEQ2SEQ,
-             example={"text": "A good friend is", "max_length": 20, "temperature": 0.0, "repetition_penalty": 1.3}),
+             example={"text": "A good friend is", "max_length": 20, "temperature": 0.0, "repetition_penalty": 1.3},
+             streams=True),
     TaskSpec("extractive-qa", "ExtractiveQA", "minilm-qa", None, _CLASSIFIER, example=dict(_SALLY)),
     TaskSpec("token-classification", "TokenClassification", "minilm-ner", None, _CLASSIFIER, label_key="tags",
              example={"text": "Alice Smith works for Acme Corporation in Paris."}),

@@ -97,24 +97,27 @@ class TextGeneration(Task):
 
     Options as in backprop: `min_length`/`max_length` count new tokens;
     `temperature=0.0` is greedy; giving a sampling option turns `do_sample` on.
+    `stream=True` returns an iterator of text pieces as they are generated (one
+    text, one generation, no beam search); the pieces join to the same text.
 
     Example:
     >>> TextGeneration()("I like to go to", max_length=8)  # doctest: +SKIP
     ' the beach because I love the sun.'
+    >>> for piece in TextGeneration()("I like to go to", max_length=8, stream=True):  # doctest: +SKIP
+    ...     print(piece, end="", flush=True)
     """
 
     task = "text-generation"
 
     def __call__(self, text, min_length=None, max_length=None, temperature=None, top_k=None, top_p=None,
                  repetition_penalty=None, length_penalty=None, num_beams=None, num_generations=None,
-                 do_sample=None):
-        return self.run(
-            _given(
-                text=text, min_length=min_length, max_length=max_length, temperature=temperature, top_k=top_k,
-                top_p=top_p, repetition_penalty=repetition_penalty, length_penalty=length_penalty,
-                num_beams=num_beams, num_generations=num_generations, do_sample=do_sample,
-            )
+                 do_sample=None, stream=False):
+        task_input = _given(
+            text=text, min_length=min_length, max_length=max_length, temperature=temperature, top_k=top_k,
+            top_p=top_p, repetition_penalty=repetition_penalty, length_penalty=length_penalty,
+            num_beams=num_beams, num_generations=num_generations, do_sample=do_sample,
         )
+        return self.model.stream(task_input, task=self.task) if stream else self.run(task_input)
 
 
 class TextVectorisation(Task):

@@ -22,16 +22,18 @@ import json
 import keras
 import numpy as np
 
-from kerasprop.models.runtime.generation import repeat_rows, sampler_from_options
+from kerasprop.models.runtime.generation import (
+    check_streamable,
+    repeat_rows,
+    sampler_from_options,
+    texts_of_new_tokens,
+)
+from kerasprop.models.runtime.streaming import TextStream, streaming_compile
 from kerasprop.models.task_model import KerasTaskModel
 
 
 def _to_lists(token_ids):
     return token_ids.to_list() if hasattr(token_ids, "to_list") else [list(ids) for ids in token_ids]
-
-
-def _to_str(text):
-    return text.decode("utf-8") if isinstance(text, bytes) else str(text)
 
 
 class CausalLM(KerasTaskModel):
@@ -81,20 +83,31 @@ class CausalLM(KerasTaskModel):
         copies = options["num_generations"]
         inputs = repeat_rows(inputs, copies)
         prompt_lengths = np.repeat(prompt_lengths, copies)
-        stop_token_ids = self.stop_token_ids()
         generate = self.generate_function_for(options, given)
-        token_ids = keras.ops.convert_to_numpy(generate(inputs, stop_token_ids=stop_token_ids)["token_ids"])
-        skip = set(stop_token_ids) | set(getattr(self.preprocessor.tokenizer, "special_token_ids", None) or ())
-        new_tokens = []
-        for row, start in zip(token_ids, prompt_lengths):
-            new = row[start : start + max_new_tokens].tolist()
-            ends = [i for i, token in enumerate(new) if token in stop_token_ids]
-            new = new[: ends[0]] if ends else new
-            new_tokens.append([token for token in new if token not in skip])
-        detokenized = self.preprocessor.tokenizer.detokenize(new_tokens)
-        if hasattr(detokenized, "numpy"):
-            detokenized = detokenized.numpy()
-        return [_to_str(text) for text in detokenized]
+        token_ids = keras.ops.convert_to_numpy(generate(inputs, stop_token_ids=self.stop_token_ids())["token_ids"])
+        return self.texts_of([row[start : start + max_new_tokens].tolist() for row, start in zip(token_ids, prompt_lengths)])
+
+    def stream_text_generation(self, request):
+        """The new text of the request's one prompt, as an iterator of pieces while it is generated.
+
+        The pieces join to exactly what `predict_text_generation` returns for the
+        same request (see `kerasprop.models.runtime.streaming`).
+        """
+        check_streamable(request)
+        options, text = {**request.options, "stream": True}, request.inputs["text"][0]
+        _, prompt_lengths = self.pack_prompts([text], options["max_length"])
+        with streaming_compile(self):
+            generate = self.generate_function_for(options, request.given)
+        return TextStream(
+            generate.sampler,
+            lambda: self.generate_new_text([text], options, request.given)[0],
+            lambda tokens: self.texts_of([tokens])[0],
+            start=prompt_lengths[0],
+        )
+
+    def texts_of(self, new_tokens):
+        """The text of each list of new token ids: up to the first end token, special tokens left out."""
+        return texts_of_new_tokens(self.preprocessor.tokenizer, new_tokens, self.stop_token_ids())
 
     def stop_token_ids(self):
         tokenizer = self.preprocessor.tokenizer
@@ -173,6 +186,7 @@ class CausalLM(KerasTaskModel):
             finally:
                 self.sampler, self.generate_function = own
 
+        generate.sampler = sampler
         return generate
 
     # Finetuning ---------------------------------------------------------------------------------

@@ -34,12 +34,15 @@ from keras import ops
 
 from kerasprop.models.runtime.deferred_init import deferred_initialisation
 from kerasprop.models.runtime.generation import (
+    check_streamable,
     first_of_copies,
     mask_after_end,
     sampler_from_options,
+    texts_of_new_tokens,
     wants_sampling,
 )
 from kerasprop.models.runtime.inference import power_of_two_bucket
+from kerasprop.models.runtime.streaming import TextStream, streaming_compile
 from kerasprop.models.task_model import KerasTaskModel
 
 GENERATIVE_TASKS = ("summarisation", "emotion", "qa", "text-generation")
@@ -72,6 +75,8 @@ class GenerationSettings:
     repetition_penalty: float = 1.0
     length_penalty: float = 1.0
     num_generations: int = 1
+    #: Whether the sampler reports its tokens as it chooses them (see `kerasprop.models.runtime.streaming`).
+    stream: bool = False
 
     def sampler(self):
         """A kerasprop `GenerationSampler` (a keras-hub sampler with logits processing) for these settings."""
@@ -86,6 +91,7 @@ class GenerationSettings:
             "repetition_penalty": self.repetition_penalty,
             "length_penalty": self.length_penalty,
             "num_generations": self.num_generations,
+            "stream": self.stream,
         }
         return sampler_from_options(options, no_repeat_ngram_size=self.no_repeat_ngram_size)
 
@@ -383,10 +389,9 @@ class Seq2SeqLM(KerasTaskModel):
         With `settings.num_generations = n`, `prompts` holds n consecutive
         copies of each prompt, and the copies get different generations.
         """
-        sampler = settings.sampler()
-        key = json.dumps(keras_hub.samplers.serialize(sampler), sort_keys=True)
+        sampler, key = self.task_sampler(settings)
         saved = self.sampler, self.generate_function
-        self.sampler, self.generate_function = self._task_generators.get(key, (sampler, None))
+        self.sampler, self.generate_function = self._task_generators[key]
         try:
             max_length = self.decoder_prompt_length + settings.max_new_tokens
             outputs = []
@@ -397,6 +402,12 @@ class Seq2SeqLM(KerasTaskModel):
             self._task_generators[key] = self.sampler, self.generate_function
             self.sampler, self.generate_function = saved
         return [text.strip() for text in outputs]
+
+    def task_sampler(self, settings):
+        """The sampler for `GenerationSettings` (the same object each time: its compiled function is kept with it)."""
+        sampler = settings.sampler()
+        key = json.dumps(keras_hub.samplers.serialize(sampler), sort_keys=True)
+        return self._task_generators.setdefault(key, (sampler, None))[0], key
 
     def predict_emotion(self, request):
         prompts = [self.task_prompt("emotion", t) for t in request.inputs["text"]]
@@ -417,8 +428,40 @@ class Seq2SeqLM(KerasTaskModel):
         return self.generate_texts(prompts, TASK_GENERATION["qa"])
 
     def predict_text_generation(self, request):
+        settings = self.text_generation_settings(request)
+        copies = settings.num_generations
+        prompts = [self.task_prompt("text-generation", t) for t in request.inputs["text"] for _ in range(copies)]
+        outputs = self.generate_texts(prompts, settings)
+        if copies == 1:
+            return outputs
+        return [outputs[i : i + copies] for i in range(0, len(outputs), copies)]
+
+    def stream_text_generation(self, request):
+        """The generated text for the request's one prompt, as an iterator of pieces while it is generated.
+
+        The pieces join to exactly what `predict_text_generation` returns for the
+        same request (see `kerasprop.models.runtime.streaming`).
+        """
+        check_streamable(request)
+        settings = dataclasses.replace(self.text_generation_settings(request), stream=True)
+        prompt = self.task_prompt("text-generation", request.inputs["text"][0])
+        stop_token_ids = (self.preprocessor.tokenizer.end_token_id,)
+
+        def generate():
+            with streaming_compile(self):
+                return self.generate_texts([prompt], settings)[0]
+
+        return TextStream(
+            self.task_sampler(settings)[0],
+            generate,
+            lambda tokens: texts_of_new_tokens(self.preprocessor.tokenizer, [tokens], stop_token_ids)[0].strip(),
+            start=self.decoder_prompt_length,
+        )
+
+    def text_generation_settings(self, request):
+        """`GenerationSettings` from a text-generation request's options."""
         options = request.options
-        settings = GenerationSettings(
+        return GenerationSettings(
             max_new_tokens=options["max_length"],
             min_new_tokens=options["min_length"],
             num_beams=options["num_beams"],
@@ -430,12 +473,6 @@ class Seq2SeqLM(KerasTaskModel):
             length_penalty=options["length_penalty"],
             num_generations=options["num_generations"],
         )
-        copies = options["num_generations"]
-        prompts = [self.task_prompt("text-generation", t) for t in request.inputs["text"] for _ in range(copies)]
-        outputs = self.generate_texts(prompts, settings)
-        if copies == 1:
-            return outputs
-        return [outputs[i : i + copies] for i in range(0, len(outputs), copies)]
 
     def predict_translation(self, request):
         options = request.options

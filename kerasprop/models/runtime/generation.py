@@ -43,6 +43,8 @@ import keras
 import keras_hub
 from keras import ops, tree
 
+from kerasprop.models.runtime.streaming import host_callback
+
 #: The logit given to banned tokens: low enough to vanish under softmax, finite so nothing is NaN.
 BANNED = -1e9
 
@@ -116,6 +118,9 @@ class GenerationSampler(keras_hub.samplers.Sampler):
         max_new_tokens: int or None. A row with this many new tokens is made to end.
         no_repeat_ngram_size: int. If > 0, no n-gram of this size occurs twice.
         repetition_penalty: float. 1.0 is none; > 1 discourages tokens already present.
+        report_tokens: bool. If True, each step of the compiled loop reports the
+            token the previous step chose to `sink(index, token_ids)` on the host
+            (see `kerasprop.models.runtime.streaming`).
 
     Example:
     >>> from kerasprop.models.runtime.generation import GenerationSampler
@@ -125,9 +130,12 @@ class GenerationSampler(keras_hub.samplers.Sampler):
     """
 
     def __init__(self, sampler="greedy", min_new_tokens=0, max_new_tokens=None, no_repeat_ngram_size=0,
-                 repetition_penalty=1.0):
+                 repetition_penalty=1.0, report_tokens=False):
         super().__init__()
         self.sampler = keras_hub.samplers.get(sampler)
+        self.report_tokens = bool(report_tokens)
+        #: Where reported tokens go: a function `(index, token_ids)`, set by whoever reads the stream.
+        self.sink = None
         self.min_new_tokens = int(min_new_tokens)
         self.max_new_tokens = None if max_new_tokens is None else int(max_new_tokens)
         self.no_repeat_ngram_size = int(no_repeat_ngram_size)
@@ -148,6 +156,8 @@ class GenerationSampler(keras_hub.samplers.Sampler):
         # reorder rows (beam, contrastive) carry it along with the rows.
         def processed_next(prompt, state, index):
             cache, prompt_lengths = state
+            if self.report_tokens:
+                host_callback(self.send_to_sink, index - 1, prompt[:, index - 1])
             logits, hidden_states, cache = next(prompt, cache if has_cache else None, index)
             logits = self.process_logits(logits, prompt, index, prompt_lengths, stop_token_ids)
             return logits, hidden_states, (cache if has_cache else (), prompt_lengths)
@@ -163,6 +173,10 @@ class GenerationSampler(keras_hub.samplers.Sampler):
             model=model,
             **kwargs,
         )
+
+    def send_to_sink(self, index, token_ids):
+        if self.sink is not None:
+            self.sink(index, token_ids)
 
     def process_logits(self, logits, tokens, index, prompt_lengths, stop_token_ids=()):
         """The logits for position `index` of `tokens`, after every configured rule.
@@ -202,6 +216,7 @@ class GenerationSampler(keras_hub.samplers.Sampler):
             "max_new_tokens": self.max_new_tokens,
             "no_repeat_ngram_size": self.no_repeat_ngram_size,
             "repetition_penalty": self.repetition_penalty,
+            "report_tokens": self.report_tokens,
         }
 
     @classmethod
@@ -319,7 +334,8 @@ def sampler_from_options(options, given=(), no_repeat_ngram_size=0, seed=None):
     """A `GenerationSampler` for backprop's generation options.
 
     `options` holds backprop's keys (`min_length` and `max_length` count new
-    tokens); missing keys take the text-generation defaults. `given` names the
+    tokens); missing keys take the text-generation defaults; `"stream": True` makes a sampler that reports
+    its tokens (see `GenerationSampler`). `given` names the
     keys the caller set (a `Request`'s `given`), for backprop's `do_sample` rule.
     """
     get = {
@@ -342,4 +358,29 @@ def sampler_from_options(options, given=(), no_repeat_ngram_size=0, seed=None):
         max_new_tokens=get["max_length"],
         no_repeat_ngram_size=no_repeat_ngram_size,
         repetition_penalty=get["repetition_penalty"],
+        report_tokens=bool(options.get("stream")),
     )
+
+
+def check_streamable(request):
+    """Raises a `ValueError` unless a text-generation `request` can stream: one text, one generation, no beams."""
+    if request.batched or request.size != 1:
+        raise ValueError(f"stream=True streams one text at a time; got a list of {request.size}.")
+    if request.options.get("num_beams", 1) > 1:
+        raise ValueError("stream=True needs num_beams=1: beam search settles on its tokens only at the end.")
+    if request.options.get("num_generations", 1) > 1:
+        raise ValueError("stream=True gives one generation: 'num_generations' must be 1.")
+
+
+def texts_of_new_tokens(tokenizer, new_tokens, stop_token_ids):
+    """The text of each list of new token ids: up to its first stop token, the tokenizer's special tokens left out."""
+    skip = set(stop_token_ids) | set(getattr(tokenizer, "special_token_ids", None) or ())
+    kept = []
+    for new in new_tokens:
+        ends = [i for i, token in enumerate(new) if token in stop_token_ids]
+        new = new[: ends[0]] if ends else new
+        kept.append([token for token in new if token not in skip])
+    detokenized = tokenizer.detokenize(kept)
+    if hasattr(detokenized, "numpy"):
+        detokenized = detokenized.numpy()
+    return [text.decode("utf-8") if isinstance(text, bytes) else str(text) for text in detokenized]
