@@ -7,7 +7,7 @@ count. The two sides alternate repeat by repeat, so that a load on the machine
 weighs on both alike; CPU seconds of this process are printed beside wall time
 (on a loaded machine they are the steadier figure).
 
-    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3] [--single-thread]
+    KERAS_BACKEND=jax python benchmarks/w3_summarisation.py [--repeats 3] [--single-thread] [--int8]
 
 `--single-thread` runs both sides on one thread (XLA and PyTorch), which
 keeps the comparison fair on a shared machine, where multi-threaded PyTorch
@@ -53,6 +53,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--single-thread", action="store_true", help="one thread for XLA and PyTorch")
+    parser.add_argument("--int8", action="store_true", help="also measure kerasprop with int8 weights (quantize)")
     args = parser.parse_args()
     if args.single_thread:
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -74,12 +75,19 @@ def main():
     reference = transformers.T5ForConditionalGeneration.from_pretrained(folder).eval()
     model = T5MultiTask.from_preset(str(folder))
     model.preprocessor = None  # token ids in, token ids out, as for transformers
+    quantized = None
+    if args.int8:
+        quantized = T5MultiTask.from_preset(str(folder))
+        quantized.preprocessor = None
+        quantized.quantize("int8")
     backend = keras.backend.backend()
     rate = BATCH * NEW_TOKENS
     figures = {}
     for name, beams in (("greedy", 1), ("beam4", 4)):
         settings = GenerationSettings(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, num_beams=beams)
         model.compile(sampler=settings.sampler())
+        if quantized is not None:
+            quantized.compile(sampler=settings.sampler())
         decoder = np.zeros((BATCH, 1 + NEW_TOKENS), "int32")
         inputs = {"encoder_token_ids": ids, "encoder_padding_mask": np.ones_like(ids),
                   "decoder_token_ids": decoder, "decoder_padding_mask": (np.arange(1 + NEW_TOKENS) < 1)[None].repeat(BATCH, 0)}
@@ -91,6 +99,9 @@ def main():
 
         sides = {f"kerasprop/{backend}": lambda: np.asarray(model.generate(dict(inputs), stop_token_ids=(1,))["decoder_token_ids"]),
                  "transformers": hf_generate}
+        if quantized is not None:
+            sides[f"kerasprop-int8/{backend}"] = lambda: np.asarray(
+                quantized.generate(dict(inputs), stop_token_ids=(1,))["decoder_token_ids"])
         outputs, walls, cpus = {}, {side: [] for side in sides}, {side: [] for side in sides}
         for side, function in sides.items():
             outputs[side], wall, _ = timed(function)
@@ -104,8 +115,13 @@ def main():
             wall, cpu = np.mean(walls[side]), np.mean(cpus[side])
             figures[f"{side.split('/')[0]} {name}"] = rate / wall
             print(f"{side} {name}: steady {rate / wall:.1f} new tokens/s ({wall:.2f} s wall, {cpu:.2f} s CPU)")
+        int8_ids = outputs.pop(f"kerasprop-int8/{backend}", None)
         same = np.array_equal(*outputs.values())
         print(f"{name} token ids identical: {same}")
+        if int8_ids is not None:  # random weights: near-flat logits, so agreement says little (see test_quantize.py)
+            agree = np.mean(int8_ids == outputs[f"kerasprop/{backend}"])
+            print(f"{name} int8 / float32: {figures[f'kerasprop-int8 {name}'] / figures[f'kerasprop {name}']:.2f}x "
+                  f"({agree:.0%} of token ids equal)")
     print(
         f"ratio kerasprop/{backend} / transformers: greedy {figures['kerasprop greedy'] / figures['transformers greedy']:.2f}x, "
         f"beam4 {figures['kerasprop beam4'] / figures['transformers beam4']:.2f}x (target >= 1.4x)"

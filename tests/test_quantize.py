@@ -21,12 +21,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "benchma
 from w1_text_vectorisation import sentences  # noqa: E402  (the W1 workload's sentences)
 
 
-def test_minilm_vectors_in_int8_stay_within_cosine_0_99():
-    texts = sentences(64)
+@pytest.fixture(scope="module")
+def minilm_int8():
+    """MiniLM's W1 vectors in float32, and the model after `quantize("int8")`."""
     model = AutoModel.from_pretrained("all-minilm-l6-v2")
-    full = model.encode_text(texts)
+    full = model.encode_text(sentences(64))
     model.quantize("int8")
-    low = model.encode_text(texts)
+    return full, model
+
+
+def test_minilm_vectors_in_int8_stay_within_cosine_0_99(minilm_int8):
+    full, model = minilm_int8
+    low = model.encode_text(sentences(64))
     cosine = (full * low).sum(axis=1) / np.linalg.norm(full, axis=1) / np.linalg.norm(low, axis=1)
     assert cosine.min() >= 0.99  # measured: 0.9955
     assert not np.allclose(full, low)  # the int8 weights are the ones used, not a stale compiled function
@@ -75,11 +81,10 @@ def test_a_quantized_model_saves_its_int8_backbone_and_reloads_the_same(keraspro
     assert weights < 30e6  # MiniLM's backbone in int8 (about 24 MB; 90 MB in float32)
 
 
-def test_bad_quantization_requests_are_refused_by_name():
+def test_bad_quantization_requests_are_refused_by_name(minilm_int8):
     with pytest.raises(ValueError, match="'quantize' must be one of"):
         kerasprop.TextVectorisation(quantize="int3")
-    model = AutoModel.from_pretrained("all-minilm-l6-v2")
-    model.quantize("int8")
+    _, model = minilm_int8
     with pytest.raises(ValueError, match="already quantized"):
         model.quantize("int8")
     with pytest.raises(TypeError, match="Did you mean 'quantize'"):
