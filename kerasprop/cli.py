@@ -112,6 +112,19 @@ def _run(args):
     _print_result(args.task, task_input, result, args.json)
 
 
+def _batch(args):
+    import_backends_quietly()
+    from kerasprop import batch
+
+    schema = get_schema(args.task)
+    options = task_input_from_args(schema, args)
+    options.pop(schema.fields[0].key, None)  # each row's input comes from --column
+    output = batch.run(args.task, args.input, args.output, column=args.column, id_column=args.id_column,
+                       model=args.model, options=options, batch_size=args.batch_size, concurrency=args.concurrency,
+                       quantize=args.quantize, address=args.address)
+    print(f"written to {output}")
+
+
 def _list(args):
     from kerasprop.models.auto import AutoModel
 
@@ -150,6 +163,25 @@ def build_parser():
             sub.add_argument("--stream", action="store_true", help="print the text as it is generated")
         _add_schema_options(sub, schema)
         sub.set_defaults(handler=_run)
+
+    batch = commands.add_parser("batch", help="run a task over a file or folder of rows with Ray Data")
+    batch_tasks = batch.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name in task_names():
+        schema = get_schema(name)
+        if schema.fields[0].key != "text":
+            continue
+        sub = batch_tasks.add_parser(name, help=schema.description, description=schema.description)
+        sub.add_argument("--input", required=True, help="a .jsonl, .json, .parquet or .csv file, or a Parquet folder")
+        sub.add_argument("--output", required=True, help="the folder for the Parquet results (a re-run resumes)")
+        sub.add_argument("--column", default="text", help="the column of input texts (default: text)")
+        sub.add_argument("--id-column", default="id", help="the column of row ids (default: id)")
+        sub.add_argument("--model", help="catalog name, alias, saved model or preset folder (default: the task's)")
+        sub.add_argument("--batch-size", type=int, default=64, help="rows per call of the model (default: 64)")
+        sub.add_argument("--concurrency", type=int, default=2, help="Ray actors, each with its model (default: 2)")
+        sub.add_argument("--address", help="a Ray cluster to join ('auto', 'ray://host:10001'); default: this machine")
+        sub.add_argument("--quantize", choices=QUANTIZATION_MODES, help="quantize the weights after loading")
+        _add_schema_options(sub, schema)
+        sub.set_defaults(handler=_batch)
 
     demo = commands.add_parser("demo", help="run every task on the bundled offline presets")
     demo.add_argument("--json", action="store_true", help="print one JSON document")
