@@ -264,3 +264,19 @@ def test_files_named_as_inputs_are_read_only_when_regular_and_small(tmp_path, mo
     Image.new("L", (64, 64)).save(bomb, format="PNG")  # 4,096 pixels, over twice the limit
     with pytest.raises(ValueError, match="decodes to too many pixels"):
         schema.parse({"image": bomb.getvalue()})
+
+
+def test_classifier_label_names_are_checked_in_one_place():
+    """The image classifier and the Whisper audio classifier take their labels through `label_names`."""
+    from kerasprop.models.classifiers import image_classifier
+    from kerasprop.models.whisper import whisper_speech
+    from kerasprop.schemas.models import label_names
+
+    assert label_names({1: "dog", 0: "cat"}) == ["cat", "dog"]
+    assert label_names(("a", 2)) == ["a", "2"]
+    for bad in ("cat", [], None, {"a": 1}.keys()):
+        with pytest.raises(TypeError, match="'labels' must be a non-empty list of label names"):
+            label_names(bad)
+    with pytest.raises(ValueError, match=r"Label names must be unique, got \['a', 'b', 'a'\] \(3 labels\)"):
+        label_names(["a", "b", "a"])
+    assert image_classifier.label_names is label_names and whisper_speech.label_names is label_names

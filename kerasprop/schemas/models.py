@@ -4,6 +4,8 @@
 'my-support-labels'
 >>> check_tasks(["qa", "summarisation"])
 ['qa', 'summarisation']
+>>> label_names({1: "dog", 0: "cat"})
+['cat', 'dog']
 """
 
 import re
@@ -20,6 +22,25 @@ def check_quantization(mode):
     if mode is not None and mode not in QUANTIZATION_MODES:
         raise ValueError(f"'quantize' must be one of {list(QUANTIZATION_MODES)} or None, got {describe(mode)}.")
     return mode
+
+
+def label_names(labels):
+    """A classifier's label names from a list or backprop's `{index: name}` dict: a non-empty list of distinct strings."""
+    if isinstance(labels, dict):
+        labels = [labels[i] for i in sorted(labels)]
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)) or not labels:
+        raise TypeError(f"'labels' must be a non-empty list of label names (or a dict index -> name), "
+                        f"got {describe(labels)}.")
+    names = [str(label) for label in labels]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Label names must be unique, got {preview_labels(names)}.")
+    return names
+
+
+def preview_labels(labels, limit=10):
+    """The first `limit` labels and how many there are, for error messages."""
+    shown = ", ".join(repr(label) for label in labels[:limit])
+    return f"[{shown}{', ...' if len(labels) > limit else ''}] ({len(labels)} labels)"
 
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{3,100}$")

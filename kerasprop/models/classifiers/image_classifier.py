@@ -14,7 +14,7 @@ from kerasprop.models.classifiers.heads import resize_dense
 from kerasprop.models.runtime.image_inputs import center_fit, to_pixels
 from kerasprop.models.runtime.inference import softmax
 from kerasprop.models.task_model import KerasTaskModel
-from kerasprop.schemas.specs import describe
+from kerasprop.schemas.models import label_names, preview_labels
 
 IMAGENET_LABELS_FILE = pathlib.Path(__file__).with_name("imagenet_labels.txt")
 
@@ -58,8 +58,8 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
     batch_size = 32
 
     def __init__(self, backbone, num_classes, labels=None, multi_label=False, **kwargs):
-        labels = list(labels) if labels is not None else default_labels(num_classes)
-        _check_labels(labels, num_classes)
+        labels = label_names(labels) if labels is not None else default_labels(num_classes)
+        _check_count(labels, num_classes)
         self.labels = labels
         self.multi_label = bool(multi_label)
         super().__init__(backbone=backbone, num_classes=num_classes, **kwargs)
@@ -118,15 +118,11 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         classes gets a new, randomly initialised head."""
         if labels is None and num_classes is None:
             raise ValueError("pre_finetuning() needs 'labels' or 'num_classes'.")
-        if isinstance(labels, dict):
-            labels = [labels[i] for i in sorted(labels)]
         if labels is not None:
-            if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
-                raise TypeError(f"'labels' must be a list of label names, got {describe(labels)}.")
-            labels = [str(label) for label in labels]
+            labels = label_names(labels)
         num_classes = num_classes if num_classes is not None else len(labels)
         labels = labels if labels is not None else default_labels(num_classes)
-        _check_labels(labels, num_classes)
+        _check_count(labels, num_classes)
         if num_classes != self.num_classes:
             self._replace_head(num_classes)
         self.labels = labels
@@ -169,7 +165,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
                 where = f" for image {i}" if request.batched else ""
                 raise ValueError(
                     f"'labels' names {unknown} that model '{self.name}' does not know{where}; "
-                    f"its labels are {_preview(self.labels)}."
+                    f"its labels are {preview_labels(self.labels)}."
                 )
         top_k = request.options["top_k"] or None
         outputs = []
@@ -200,7 +196,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         if isinstance(label, str):
             if label not in self.labels:
                 raise ValueError(
-                    f"'{key}' is {label!r}, which is not one of the model's labels {_preview(self.labels)}; "
+                    f"'{key}' is {label!r}, which is not one of the model's labels {preview_labels(self.labels)}; "
                     "call pre_finetuning(labels=...) to classify new labels."
                 )
             return self.labels.index(label)
@@ -214,13 +210,6 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         return config
 
 
-def _check_labels(labels, num_classes):
+def _check_count(labels, num_classes):
     if len(labels) != num_classes:
         raise ValueError(f"Got {len(labels)} label names for {num_classes} classes: give one name per class.")
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"Label names must be unique, got {_preview(labels)}.")
-
-
-def _preview(labels, limit=10):
-    shown = ", ".join(repr(label) for label in labels[:limit])
-    return f"[{shown}{', ...' if len(labels) > limit else ''}] ({len(labels)} labels)"

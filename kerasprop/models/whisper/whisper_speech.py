@@ -42,7 +42,7 @@ from kerasprop.models.generative.speech import (
 )
 from kerasprop.models.task_model import KerasTaskModel
 from kerasprop.schemas.audio import to_model_rate
-from kerasprop.schemas.specs import describe
+from kerasprop.schemas.models import label_names
 
 
 def encode(backbone, features):
@@ -567,9 +567,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
     finetunable_tasks = ("audio-classification",)
 
     def __init__(self, backbone, labels, projection_dim=256, preprocessor=None, **kwargs):
-        labels = [str(label) for label in labels]
-        if not labels or len(set(labels)) != len(labels):
-            raise ValueError(f"'labels' must be unique label names, got {describe(labels)}.")
+        labels = label_names(labels)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -646,13 +644,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
     def pre_finetuning(self, labels=None):
         """Sets the label names (a list, or backprop's `{index: name}` dict); a different number of
         labels gets a new, randomly initialised output layer."""
-        if isinstance(labels, dict):
-            labels = [labels[i] for i in sorted(labels)]
-        if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)) or not labels:
-            raise TypeError(f"'labels' must be a non-empty list of label names, got {describe(labels)}.")
-        labels = [str(label) for label in labels]
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"Label names must be unique, got {labels}.")
+        labels = label_names(labels)
         if len(labels) != len(self.labels):
             resize_dense(self.output_dense, len(labels))
             self.predict_function = self.train_function = self.test_function = None
