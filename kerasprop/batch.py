@@ -41,11 +41,12 @@ def init_ray(address=None, num_cpus=None):
     cores), so Ray Data's read and write tasks still run beside one model actor per
     core, and an object store of at most a third of `/dev/shm`, so small containers start.
     """
+    import keras
     import ray
 
     if ray.is_initialized():
         return
-    env_vars = {"KERAS_BACKEND": _backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env_vars = {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env_vars.update({key: os.environ[key] for key in WORKER_ENVIRONMENT if key in os.environ})
     options = {"runtime_env": {"env_vars": env_vars}, "include_dashboard": False, "log_to_driver": False}
     if address is not None:
@@ -55,12 +56,6 @@ def init_ray(address=None, num_cpus=None):
     store = min(2 * 1024**3, shm.f_bavail * shm.f_frsize // 3) if shm else 2 * 1024**3
     cpus = (num_cpus or os.cpu_count()) + 1
     ray.init(num_cpus=cpus, object_store_memory=max(store, 80 * 1024**2), **options)
-
-
-def _backend():
-    import keras
-
-    return keras.backend.backend()
 
 
 def read(path):

@@ -78,9 +78,12 @@ class CausalLM(KerasTaskModel):
         """
         if self.preprocessor is None:
             raise ValueError(f"{type(self).__name__} needs a preprocessor to generate from text.")
-        max_new_tokens = options["max_length"]
-        inputs, prompt_lengths = self.pack_prompts(texts, max_new_tokens)
-        copies = options["num_generations"]
+        inputs, prompt_lengths = self.pack_prompts(texts, options["max_length"])
+        return self.new_texts_of_packed(inputs, prompt_lengths, options, given)
+
+    def new_texts_of_packed(self, inputs, prompt_lengths, options, given=()):
+        """`generate_new_text` for prompts `pack_prompts` already tokenised and packed."""
+        max_new_tokens, copies = options["max_length"], options["num_generations"]
         inputs = repeat_rows(inputs, copies)
         prompt_lengths = np.repeat(prompt_lengths, copies)
         generate = self.generate_function_for(options, given)
@@ -94,13 +97,13 @@ class CausalLM(KerasTaskModel):
         same request (see `kerasprop.models.runtime.streaming`).
         """
         check_streamable(request)
-        options, text = {**request.options, "stream": True}, request.inputs["text"][0]
-        _, prompt_lengths = self.pack_prompts([text], options["max_length"])
+        options = {**request.options, "stream": True}
+        inputs, prompt_lengths = self.pack_prompts(request.inputs["text"], options["max_length"])
         with streaming_compile(self):
             generate = self.generate_function_for(options, request.given)
         return TextStream(
             generate.sampler,
-            lambda: self.generate_new_text([text], options, request.given)[0],
+            lambda: self.new_texts_of_packed(inputs, prompt_lengths, options, request.given)[0],
             lambda tokens: self.texts_of([tokens])[0],
             start=prompt_lengths[0],
         )
