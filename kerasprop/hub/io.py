@@ -16,6 +16,7 @@ import pathlib
 import shutil
 import tempfile
 
+from kerasprop import distributed
 from kerasprop.hub import folders
 from kerasprop.hub.catalog import cache_dir, class_path, close_matches
 from kerasprop.hub.registry import is_model, registered_name, resolve_model_class
@@ -36,6 +37,7 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
     `description`, `tasks` and `details` update the model's contract first.
     A model saved there before is replaced, as Keras' `save` replaces a file;
     with `overwrite=False` it is kept and a `FileExistsError` raised instead.
+    In a multi-process job only process 0 writes; the others return the path.
 
     Example:
     >>> import kerasprop
@@ -66,6 +68,8 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
         "details": model.details,
     }
     json.dumps(meta)  # fail before writing anything if details are not JSON
+    if distributed.process_index() != 0:
+        return str(target)  # a multi-process job: process 0 writes the folder
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(target)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-{os.getpid()}-", dir=target.parent))

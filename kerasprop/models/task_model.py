@@ -25,6 +25,7 @@ import warnings
 import keras
 import keras_hub
 
+from kerasprop import distributed
 from kerasprop.compat import builtin_presets, classproperty
 from kerasprop.hub import catalog as _catalog
 from kerasprop.hub.folders import check_preset_folder, is_keras_folder, loading
@@ -156,8 +157,23 @@ class KerasTaskModel(BaseModel):
         if hasattr(self, "generate_function"):
             self.generate_function = None
 
+    def get_weights(self):
+        """Keras' `get_weights`; weights split across processes (`kerasprop.distributed`) are gathered whole.
+
+        In a multi-process job every process must call it.
+        """
+        return [distributed.gather(variable) for variable in self.weights]
+
     def save_to_preset(self, preset_dir, **kwargs):
-        """keras-hub's `save_to_preset`; a model on a base backbone saves only what it adds (`base_backbone`)."""
+        """keras-hub's `save_to_preset`; a model on a base backbone saves only what it adds (`base_backbone`).
+
+        In a multi-process job (`kerasprop.distributed`) only process 0 writes.
+        """
+        if distributed.process_index() == 0:
+            self.write_preset(preset_dir, **kwargs)
+
+    def write_preset(self, preset_dir, **kwargs):
+        """Writes the preset folder from this process, whichever process it is."""
         if getattr(self, "base_backbone", None):
             return save_delta(self, preset_dir)
         super(BaseModel, self).save_to_preset(preset_dir, **kwargs)

@@ -13,6 +13,7 @@ import math
 import keras
 import numpy as np
 
+from kerasprop import distributed
 from kerasprop.schemas import get_schema
 from kerasprop.schemas.specs import describe
 from kerasprop.schemas.task_specs import task_spec
@@ -81,13 +82,23 @@ def _label_names(task, params, train, val):
     return sorted(seen, key=lambda v: (not isinstance(v, str), str(v)))
 
 
-def _dataset(examples, batch_size, shuffle, seed):
+def _dataset(examples, batch_size, shuffle, seed, shard=None):
+    """Shuffled, batched, prefetched `tf.data`; `shard=(count, index)` keeps this process's rows of each batch."""
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices(examples)
     if shuffle:
         data = data.shuffle(len(_first(examples)), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if shard is None:
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    # Every process draws the same global batches (same seed) and keeps its rows of each; whole batches
+    # only, or one process would run a step the others never reach.
+    count, index = shard
+    steps = len(_first(examples)) // batch_size
+    data = data.batch(batch_size, drop_remainder=True)
+    if count > 1:
+        data = data.rebatch(batch_size // count).shard(count, index)
+    return data.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
 def _first(examples):
@@ -123,6 +134,8 @@ def find_batch_size(model, examples, start, seed):
 
 
 def _distribution(distribution):
+    if distribution is None and distributed.process_count() > 1:
+        distribution = "data_parallel"
     if distribution is None or (hasattr(distribution, "scope") and hasattr(distribution, "distribute_dataset")):
         return distribution
     if distribution == "data_parallel":
@@ -146,7 +159,10 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
         optimal_batch_size: effective batch size reached by gradient accumulation.
         early_stopping_epochs: patience on validation loss (0 turns early stopping off).
         optimizer: a Keras optimiser; `None` uses backprop's default for the task.
-        distribution: "data_parallel" or a `keras.distribution.Distribution` (JAX).
+        distribution: "data_parallel" or a `keras.distribution.Distribution` (JAX). In a
+            multi-process job (`kerasprop.distributed.initialize`) it defaults to "data_parallel",
+            `batch_size` is the global batch (a multiple of the process count) and each
+            epoch's last short batch is dropped.
         **options: the variant's options, e.g. `max_input_length`, `max_length`.
 
     Example:
@@ -185,6 +201,14 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     train_examples = examples(train)
     val_examples = examples(val) if val.size else None
 
+    shard = None
+    val_batch_size = batch_size
+    if distributed.process_count() > 1:
+        # Every process must take the same steps: no per-process memory probe, whole batches only. Keras'
+        # own sharding cannot read the batch size through keras-hub's preprocessing map, so it is done here.
+        shard = (min(distribution.num_model_replicas, distributed.process_count()), distribution.data_shard_id)
+        batch_size = batch_size or max(shard[0], min(optimal_batch_size or 32, len(train)) // shard[0] * shard[0])
+        val_batch_size = _check_process_batches(batch_size, shard[0], len(train), val.size)
     batch_size = batch_size or None
     accumulation = None
     compile_kwargs = dict(model.finetuning_compile_kwargs(task, variant)) if hasattr(model, "finetuning_compile_kwargs") else {}
@@ -211,8 +235,9 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_epochs, restore_best_weights=True)
         )
-    train_data = _dataset(train_examples, batch_size, shuffle=True, seed=seed)
-    val_data = _dataset(val_examples, batch_size, shuffle=False, seed=seed) if val_examples is not None else None
+    train_data = _dataset(train_examples, batch_size, shuffle=True, seed=seed, shard=shard)
+    val_data = _dataset(val_examples, val_batch_size or batch_size, shuffle=False, seed=seed, shard=shard) \
+        if val_examples is not None else None
 
     def fit(target):
         compile_model(target, accumulation)
@@ -223,18 +248,44 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     return _fit_distributed(model, distribution, fit)
 
 
+def _check_process_batches(batch_size, shards, n_train, n_val):
+    """Checks that the global batch splits over the processes; returns the validation batch size."""
+    if batch_size % shards:
+        raise ValueError(
+            f"'batch_size' is the global batch, split over {shards} processes: it must be a multiple of {shards}, "
+            f"got {batch_size}."
+        )
+    if n_train < batch_size:
+        raise ValueError(
+            f"A multi-process job trains on whole batches of {batch_size}, but the training split has only "
+            f"{n_train} example(s); lower 'batch_size'."
+        )
+    if 0 < n_val < shards:
+        raise ValueError(
+            f"The validation split has {n_val} example(s), fewer than the {shards} processes that share it; "
+            "change 'validation_split'."
+        )
+    # A small validation split is read in one smaller batch rather than refused.
+    return min(batch_size, n_val // shards * shards) or None
+
+
 def _fit_distributed(model, distribution, fit):
     """Trains a replica whose variables are laid out by `distribution`, then copies the weights back.
 
     Variables take their layout when they are created, so the model is rebuilt
-    from its preset inside the distribution's scope.
+    from its preset inside the distribution's scope (each process keeps its own
+    temporary copy). Weights split across processes are gathered whole.
     """
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kerasprop-distributed-") as folder:
-        model.save_to_preset(folder)
-        with distribution.scope():
-            replica = type(model).from_preset(folder)
-            history = fit(replica)
-    model.set_weights([np.asarray(w) for w in replica.get_weights()])
+        model.write_preset(folder)
+        sharding, distribution.auto_shard_dataset = distribution.auto_shard_dataset, False  # done in `_dataset`
+        try:
+            with distribution.scope():
+                replica = type(model).from_preset(folder)
+                history = fit(replica)
+        finally:
+            distribution.auto_shard_dataset = sharding
+    model.set_weights(replica.get_weights())  # gathered whole where split across processes
     return history
