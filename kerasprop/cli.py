@@ -3,6 +3,8 @@
     kerasprop list [--task T] [--json]
     kerasprop run TASK --text ... [--model M] [--json]      (--image PATH for image tasks)
     kerasprop demo [--json]
+    kerasprop batch TASK --input FILE --output FOLDER      (Ray Data; the scale extra)
+    kerasprop export MODEL --format saved_model|onnx|litert --output FOLDER
 
 `run` takes one option per key of the task's schema (`--labels`, `--top-k`,
 `--max-length`, ...), so a new task needs no change here.
@@ -125,6 +127,14 @@ def _batch(args):
     print(f"written to {output}")
 
 
+def _export(args):
+    import_backends_quietly()
+    from kerasprop.export import export
+
+    path = export(args.model, args.output, format=args.format, task=args.task, overwrite=args.overwrite)
+    print(f"exported to {path}")
+
+
 def _list(args):
     from kerasprop.models.auto import AutoModel
 
@@ -182,6 +192,17 @@ def build_parser():
         sub.add_argument("--quantize", choices=QUANTIZATION_MODES, help="quantize the weights after loading")
         _add_schema_options(sub, schema)
         sub.set_defaults(handler=_batch)
+
+    from kerasprop.export import EXPORT_TASKS, FORMATS
+
+    exporting = commands.add_parser("export", help="export a model as a SavedModel, ONNX or LiteRT artifact")
+    exporting.add_argument("model", help="catalog name, alias, saved model or preset folder")
+    exporting.add_argument("--format", choices=sorted(FORMATS), default="saved_model",
+                           help="saved_model (takes raw text), onnx or litert (take token ids); default saved_model")
+    exporting.add_argument("--output", required=True, help="the folder to write")
+    exporting.add_argument("--task", choices=EXPORT_TASKS, help="what to export where the model serves several")
+    exporting.add_argument("--overwrite", action="store_true", help="replace the folder if it exists")
+    exporting.set_defaults(handler=_export)
 
     demo = commands.add_parser("demo", help="run every task on the bundled offline presets")
     demo.add_argument("--json", action="store_true", help="print one JSON document")
