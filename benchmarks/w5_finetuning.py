@@ -1,26 +1,30 @@
-"""W5: finetuning speed, kerasprop's MiniLM text classifier under Keras `fit` vs a plain PyTorch loop.
+"""W5: finetuning speed, kerasprop models under Keras `fit` vs a plain PyTorch loop on transformers models.
 
-Both sides start from the same weights: all-MiniLM-L6-v2 (the bundled package) as
-kerasprop's `SupervisedTextClassifier` and as transformers' `BertForSequenceClassification`,
-with the pooler and the 4-class head copied from the Keras model into the PyTorch one
-(the initial logits are compared and printed). Dropout is off on both, both use AdamW
-(learning rate 5e-5, weight decay 0.01, betas 0.9/0.999, epsilon 1e-8), batch 32,
-sequence length 128, the same 50 batches of token ids in the same order. Prints the
-time to the first step (compilation included), steady steps/s (steps 11 to 50), the
-loss on a held-out batch after training (they must agree within 1%), and the ratio.
+`--model minilm`: kerasprop's `SupervisedTextClassifier` on all-MiniLM-L6-v2 (the
+bundled package) vs transformers' `BertForSequenceClassification`, with the pooler
+and the 4-class head copied from the Keras model into the PyTorch one; batch 32,
+sequence length 128. `--model t5-small`: a T5-small-shaped checkpoint (random
+weights, written once with transformers, as W3 does) as kerasprop's `T5MultiTask`
+vs `T5ForConditionalGeneration`; batch 8, 128 input and 32 target tokens. Both
+sides start from the same weights (the initial logits are compared and printed),
+dropout is off, both use AdamW (learning rate 5e-5, weight decay 0.01, betas
+0.9/0.999, epsilon 1e-8) on the same batches of token ids in the same order.
+Prints the time to the first step (compilation included), steady steps/s (steps 11
+to the end), the loss on a held-out batch after training (they must agree within
+1%), and the ratio.
 
-    KERAS_BACKEND=jax python benchmarks/w5_finetuning.py [--steps 50]
-
-Only the MiniLM leg exists; the T5-small seq2seq leg of PERFORMANCE.md is not written yet.
+    KERAS_BACKEND=jax python benchmarks/w5_finetuning.py --model minilm|t5-small [--steps 50]
 """
 
 import argparse
 import os
 import pathlib
 import sys
+import tempfile
 import time
 
 BATCH, LENGTH, CLASSES = 32, 128, 4
+T5_BATCH, T5_INPUT, T5_TARGET = 8, 128, 32
 LEARNING_RATE, WEIGHT_DECAY, EPSILON = 5e-5, 0.01, 1e-8
 TOPICS = {
     0: "match goal team season coach player league score stadium fans",
@@ -31,7 +35,7 @@ TOPICS = {
 FILLER = "the a of and to in on with for was is that it as at by from this after before".split()
 
 
-def make_batches(tokenizer, steps, seed=0):
+def minilm_batches(tokenizer, steps, seed=0):
     """`steps + 1` batches of (token ids, padding mask, labels): texts of 60-200 words, cut or padded to 128."""
     import numpy as np
 
@@ -51,7 +55,62 @@ def make_batches(tokenizer, steps, seed=0):
     return batches
 
 
-def keras_leg(model, batches):
+def minilm_legs(steps, dtype_policy):
+    """(keras model, torch model, keras batches, torch batches) for the MiniLM classifier."""
+    import keras
+    import numpy as np
+    import torch
+    import transformers
+
+    from kerasprop.hub.catalog import bundled_path
+    from kerasprop.models import SupervisedTextClassifier
+
+    folder = str(bundled_path("all-minilm-l6-v2"))
+    model = SupervisedTextClassifier.from_preset(folder, num_classes=CLASSES, dropout=0.0, dtype=dtype_policy)
+    batches = minilm_batches(model.preprocessor.tokenizer, steps)
+    reference = transformers.BertForSequenceClassification.from_pretrained(
+        folder, num_labels=CLASSES, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    with torch.no_grad():  # the Keras pooler and head, copied
+        for keras_dense, torch_linear in ((model.backbone.get_layer("pooled_dense"), reference.bert.pooler.dense),
+                                          (model.output_dense, reference.classifier)):
+            kernel, bias = (keras.ops.convert_to_numpy(w) for w in keras_dense.weights)
+            torch_linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
+            torch_linear.bias.copy_(torch.from_numpy(bias))
+    keras_batches = [({"token_ids": ids, "padding_mask": mask, "segment_ids": np.zeros_like(ids)}, labels)
+                     for ids, mask, labels in batches]
+    torch_batches = [{"input_ids": torch.from_numpy(ids.astype("int64")), "attention_mask": torch.from_numpy(mask).long(),
+                      "labels": torch.from_numpy(labels.astype("int64"))} for ids, mask, labels in batches]
+    return model, reference, keras_batches, torch_batches, BATCH
+
+
+def t5_legs(steps, dtype_policy, folder):
+    """The same for a T5-small-shaped checkpoint: batch 8, 128 input and 32 target tokens, no padding."""
+    import numpy as np
+    import torch
+    import transformers
+
+    from kerasprop.models import T5MultiTask
+    from w3_summarisation import write_checkpoint
+
+    write_checkpoint(folder)
+    model = T5MultiTask.from_preset(str(folder), dtype=dtype_policy)
+    reference = transformers.T5ForConditionalGeneration.from_pretrained(folder, dropout_rate=0.0)
+    rng = np.random.default_rng(0)
+    keras_batches, torch_batches = [], []
+    for _ in range(steps + 1):
+        inputs = rng.integers(3, 32000, (T5_BATCH, T5_INPUT)).astype("int32")
+        labels = rng.integers(3, 32000, (T5_BATCH, T5_TARGET)).astype("int32")
+        decoder = np.concatenate([np.zeros((T5_BATCH, 1), "int32"), labels[:, :-1]], axis=1)  # shifted right
+        ones = np.ones_like(inputs)
+        keras_batches.append(({"encoder_token_ids": inputs, "encoder_padding_mask": ones, "decoder_token_ids": decoder,
+                               "decoder_padding_mask": np.ones_like(decoder)}, labels))
+        torch_batches.append({"input_ids": torch.from_numpy(inputs.astype("int64")),
+                              "attention_mask": torch.from_numpy(ones.astype("int64")),
+                              "labels": torch.from_numpy(labels.astype("int64"))})
+    return model, reference, keras_batches, torch_batches, T5_BATCH
+
+
+def keras_leg(model, batches, batch_size):
     """(seconds to the first step, steady seconds per step, held-out loss) for Keras `fit`."""
     import keras
     import numpy as np
@@ -62,16 +121,14 @@ def keras_leg(model, batches):
         def on_train_batch_end(self, batch, logs=None):
             times.append(time.perf_counter())
 
-    *train, held_out = batches
-    x = {"token_ids": np.concatenate([b[0] for b in train]), "padding_mask": np.concatenate([b[1] for b in train]),
-         "segment_ids": np.zeros((len(train) * BATCH, LENGTH), "int32")}
-    y = np.concatenate([b[2] for b in train])
+    *train, (held_x, held_y) = batches
+    x = {key: np.concatenate([b[0][key] for b in train]) for key in train[0][0]}
+    y = np.concatenate([b[1] for b in train])
     start = time.perf_counter()
-    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[Clock()])
+    model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[Clock()])
     steady = np.diff(times[10:]).mean()
-    logits = model.predict({"token_ids": held_out[0], "padding_mask": held_out[1],
-                            "segment_ids": np.zeros_like(held_out[0])}, verbose=0)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(held_out[2], logits)
+    logits = model.predict(held_x, batch_size=batch_size, verbose=0)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(held_y, logits)
     return times[0] - start, steady, float(keras.ops.convert_to_numpy(loss))
 
 
@@ -84,65 +141,55 @@ def torch_leg(model, batches):
     *train, held_out = batches
     model.train()
     times, start = [], time.perf_counter()
-    for token_ids, mask, labels in train:
-        out = model(input_ids=torch.from_numpy(token_ids.astype("int64")), attention_mask=torch.from_numpy(mask).long(),
-                    labels=torch.from_numpy(labels.astype("int64")))
+    for batch in train:
+        out = model(**batch)
         optimizer.zero_grad()
         out.loss.backward()
         optimizer.step()
         times.append(time.perf_counter())
     model.eval()
     with torch.no_grad():
-        out = model(input_ids=torch.from_numpy(held_out[0].astype("int64")),
-                    attention_mask=torch.from_numpy(held_out[1]).long(), labels=torch.from_numpy(held_out[2].astype("int64")))
+        out = model(**held_out)
     return times[0] - start, float(np.diff(times[10:]).mean()), float(out.loss)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="minilm", choices=["minilm", "t5-small"])
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                        help="Keras dtype policy of the kerasprop model (mixed_bfloat16: bfloat16 compute, float32 weights)")
     args = parser.parse_args()
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     import keras
     import numpy as np
     import torch
-    import transformers
 
-    from kerasprop.hub.catalog import bundled_path
-    from kerasprop.models import SupervisedTextClassifier
-
-    folder = str(bundled_path("all-minilm-l6-v2"))
     backend = keras.backend.backend()
-    model = SupervisedTextClassifier.from_preset(folder, num_classes=CLASSES, dropout=0.0)
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.Dropout):
-            layer.rate = 0.0
-    batches = make_batches(model.preprocessor.tokenizer, args.steps)
-    model.preprocessor = None  # token ids in, as on the PyTorch side
-    model.compile(optimizer=keras.optimizers.AdamW(LEARNING_RATE, weight_decay=WEIGHT_DECAY, epsilon=EPSILON),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with tempfile.TemporaryDirectory() as folder:
+        if args.model == "minilm":
+            model, reference, keras_batches, torch_batches, batch_size = minilm_legs(args.steps, args.dtype_policy)
+        else:
+            model, reference, keras_batches, torch_batches, batch_size = t5_legs(args.steps, args.dtype_policy,
+                                                                                 pathlib.Path(folder))
+        for layer in model._flatten_layers():
+            if isinstance(layer, keras.layers.Dropout):
+                layer.rate = 0.0
+        model.preprocessor = None  # token ids in, as on the PyTorch side
+        model.compile(optimizer=keras.optimizers.AdamW(LEARNING_RATE, weight_decay=WEIGHT_DECAY, epsilon=EPSILON),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        keras_logits = model.predict(keras_batches[-1][0], batch_size=batch_size, verbose=0)
+        reference.eval()
+        with torch.no_grad():
+            torch_logits = reference(**torch_batches[-1]).logits.numpy()
+        print(f"W5 {args.model}: batch {batch_size}, {args.steps} steps; initial logits: max abs difference "
+              f"{np.abs(keras_logits - torch_logits).max():.2e}")
 
-    reference = transformers.BertForSequenceClassification.from_pretrained(
-        folder, num_labels=CLASSES, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
-    with torch.no_grad():  # the Keras pooler and head, copied
-        for keras_dense, torch_linear in ((model.backbone.get_layer("pooled_dense"), reference.bert.pooler.dense),
-                                          (model.output_dense, reference.classifier)):
-            kernel, bias = (keras.ops.convert_to_numpy(w) for w in keras_dense.weights)
-            torch_linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
-            torch_linear.bias.copy_(torch.from_numpy(bias))
-    token_ids, mask, _ = batches[-1]
-    keras_logits = model.predict({"token_ids": token_ids, "padding_mask": mask, "segment_ids": np.zeros_like(token_ids)},
-                                 verbose=0)
-    reference.eval()
-    with torch.no_grad():
-        torch_logits = reference(input_ids=torch.from_numpy(token_ids.astype("int64")),
-                                 attention_mask=torch.from_numpy(mask).long()).logits.numpy()
-    print(f"initial logits: max abs difference {np.abs(keras_logits - torch_logits).max():.2e}")
-
-    first, steady, loss = keras_leg(model, batches)
-    print(f"kerasprop/{backend} fit: first step {first:.1f} s, steady {1 / steady:.3f} steps/s, "
+        first, steady, loss = keras_leg(model, keras_batches, batch_size)
+    print(f"kerasprop/{backend} fit ({args.dtype_policy}): first step {first:.1f} s, steady {1 / steady:.3f} steps/s, "
           f"held-out loss {loss:.4f}")
-    torch_first, torch_steady, torch_loss = torch_leg(reference, batches)
+    torch_first, torch_steady, torch_loss = torch_leg(reference, torch_batches)
     print(f"pytorch loop (transformers, {torch.get_num_threads()} threads): first step {torch_first:.1f} s, "
           f"steady {1 / torch_steady:.3f} steps/s, held-out loss {torch_loss:.4f}")
     print(f"held-out losses differ by {abs(loss - torch_loss) / torch_loss:.2%} (must be < 1%)")
