@@ -60,7 +60,7 @@ _LAZY = {
     "upload": "kerasprop.hub.io",
     "cosine_similarity": "kerasprop.similarity",
 }
-_SUBMODULES = ("models", "schemas", "hub", "tasks", "training", "serving", "distributed")
+_SUBMODULES = ("models", "schemas", "hub", "tasks", "training", "serving", "distributed", "export")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES)
 

@@ -230,7 +230,7 @@ def main(argv=None):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module=QUIET_MODULES)
             args.handler(args)
-    except (ValueError, TypeError, RuntimeError) as error:
+    except (ValueError, TypeError, RuntimeError, FileExistsError) as error:
         print(f"kerasprop: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,10 +1,11 @@
 """Training on several processes or hosts with Keras' distribution API (JAX).
 
 Every process runs the same script: it calls `initialize` first, then
-`finetune(..., distribution="data_parallel")` (or a `keras.distribution`
-object). Each process reads the same data; Keras gives each its share of every
-global batch, so the run takes the same steps as one process on that batch
-size. Only process 0 writes saved models (`kerasprop.save`, `save_to_preset`).
+`finetune` (data parallel by default in such a job, or under any
+`keras.distribution` object). Each process reads the same data and `finetune`
+gives each its share of every global batch, so the run takes the same steps as
+one process on that batch size. Only process 0 writes saved models
+(`kerasprop.save`, `save_to_preset`, `kerasprop.export`); the others wait for it.
 
 Example (two processes on one machine; on hosts, the coordinator's address):
 >>> import kerasprop  # doctest: +SKIP
@@ -19,7 +20,9 @@ import os
 import keras
 import numpy as np
 
-ENVIRONMENT = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
+ADDRESS_VARIABLE = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
+COUNT_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"
+INDEX_VARIABLE = "KERAS_DISTRIBUTION_PROCESS_ID"
 
 
 def initialize(coordinator_address=None, num_processes=None, process_id=None):
@@ -35,12 +38,12 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None):
             f"Multi-process training needs the JAX backend (KERAS_BACKEND=jax); this process runs "
             f"{keras.backend.backend()!r}."
         )
-    address = coordinator_address if coordinator_address is not None else os.environ.get(ENVIRONMENT[0])
-    count = _integer("num_processes", num_processes, ENVIRONMENT[1], minimum=1)
-    index = _integer("process_id", process_id, ENVIRONMENT[2], minimum=0)
+    address = coordinator_address if coordinator_address is not None else os.environ.get(ADDRESS_VARIABLE)
+    count = _integer("num_processes", num_processes, COUNT_VARIABLE, minimum=1)
+    index = _integer("process_id", process_id, INDEX_VARIABLE, minimum=0)
     if not isinstance(address, str) or not address.rpartition(":")[2].isdigit():
         raise ValueError(
-            f"'coordinator_address' must be the 'host:port' of process 0 (or set {ENVIRONMENT[0]}), got {address!r}."
+            f"'coordinator_address' must be the 'host:port' of process 0 (or set {ADDRESS_VARIABLE}), got {address!r}."
         )
     if index >= count:
         raise ValueError(f"'process_id' must be below num_processes={count}, got {index}.")
@@ -86,6 +89,14 @@ def process_index():
     import jax
 
     return jax.process_index()
+
+
+def barrier(name):
+    """Waits until every process of a multi-process job reaches the barrier `name` (no-op in one process)."""
+    if process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def gather(value):

@@ -25,6 +25,7 @@ Example:
 'minilm-onnx'
 """
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -33,10 +34,14 @@ import subprocess
 import sys
 import tempfile
 
+from kerasprop import distributed
+from kerasprop.hub.io import replace_folder, staging_folder
 from kerasprop.schemas.specs import describe
 
 #: Export formats and the file each writes in the folder (a SavedModel is the folder itself).
 FORMATS = {"saved_model": "saved_model.pb", "onnx": "model.onnx", "litert": "model.tflite"}
+#: The packages (the `export` extra) each format needs beyond TensorFlow.
+CONVERTERS = {"saved_model": ("tokenizers",), "onnx": ("tf2onnx", "onnx", "tokenizers"), "litert": ("tokenizers",)}
 #: What an exported model does, by the kind of model.
 EXPORT_TASKS = ("text-vectorisation", "text-classification", "image-vectorisation", "image-classification")
 METADATA_FILE = "export.json"
@@ -47,7 +52,8 @@ def export(model, path, format="saved_model", task=None, overwrite=False):
 
     `task` picks what to export where a model serves several (an image-text model's
     "text-vectorisation" or "image-vectorisation"); it defaults to the first the model
-    can export. Returns `path`. The folder is written whole or not at all.
+    can export. Returns `path`. The folder is written whole or not at all. In a
+    multi-process job only process 0 exports; the others return at once.
     """
     if format not in FORMATS:
         raise ValueError(f"'format' must be one of {sorted(FORMATS)}, got {describe(format)}.")
@@ -57,11 +63,20 @@ def export(model, path, format="saved_model", task=None, overwrite=False):
 
     if isinstance(model, Task):
         model = model.model
-    if not isinstance(model, (str, os.PathLike)) and not hasattr(model, "save_to_preset"):
+    if not isinstance(model, (str, os.PathLike)) and not hasattr(model, "write_preset"):
         raise TypeError(f"export() takes a kerasprop model, a task, or a model name or folder, got {describe(model)}.")
     target = pathlib.Path(path)
-    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not overwrite)):
-        raise FileExistsError(f"{str(target)!r} exists; pass overwrite=True to replace it (or choose a new folder).")
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"Cannot export to {str(target)!r}: a file is in the way.")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise FileExistsError(f"{str(target)!r} is not empty; pass overwrite=True to replace it (or choose a new folder).")
+    missing = [name for name in CONVERTERS[format] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"format={format!r} needs {', '.join(missing)}: pip install 'kerasprop[export]'.")
+    if not isinstance(model, (str, os.PathLike)):
+        task = export_task(model, task)  # refused here, before anything is saved or started
+    if distributed.process_index() != 0:
+        return str(path)
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -72,12 +87,10 @@ def export(model, path, format="saved_model", task=None, overwrite=False):
         model = AutoModel.from_pretrained(str(model))
     task = export_task(model, task)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.export-", dir=target.parent))
+    staging = staging_folder(target)
     try:
         _write(model, task, format, staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        replace_folder(staging, target, overwrite=overwrite or target.exists())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -114,19 +127,38 @@ def export_task(model, task=None):
     return task
 
 
+#: The export, run by a TensorFlow child process; an error goes back as its type and message.
+_CHILD = """
+import json, sys
+from kerasprop.export import export
+model, path, format, task, overwrite, report = json.loads(sys.argv[1])
+try:
+    export(model, path, format=format, task=task, overwrite=overwrite)
+except Exception as error:
+    with open(report, "w") as f:
+        json.dump({"type": type(error).__name__, "message": str(error)}, f)
+    sys.exit(1)
+"""
+#: Errors the child reports that are raised here as themselves (any other becomes a RuntimeError).
+_RERAISED = {error.__name__: error for error in (ValueError, TypeError, FileExistsError)}
+
+
 def _export_in_tensorflow_process(model, target, format, task, overwrite):
     with tempfile.TemporaryDirectory(prefix="kerasprop-export-") as folder:
         if not isinstance(model, (str, os.PathLike)):
-            from kerasprop.hub.io import save
-
-            model = save(model, path=os.path.join(folder, "model"))
-        command = [sys.executable, "-m", "kerasprop.cli", "export", str(model), "--format", format,
-                   "--output", str(target)] + (["--task", task] if task else []) + (["--overwrite"] if overwrite else [])
-        env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-        result = subprocess.run(command, env=env, capture_output=True, text=True)
+            model.write_preset(os.path.join(folder, "model"))
+            model = os.path.join(folder, "model")
+        report = os.path.join(folder, "error.json")
+        arguments = json.dumps([str(model), str(target), format, task, overwrite, report])
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        result = subprocess.run([sys.executable, "-c", _CHILD, arguments], env=env, capture_output=True, text=True)
+        if result.returncode != 0 and os.path.exists(report):
+            with open(report) as f:
+                error = json.load(f)
+            raise _RERAISED.get(error["type"], RuntimeError)(error["message"])
     if result.returncode != 0:
-        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no message"
-        raise RuntimeError(f"Exporting on the TensorFlow backend failed: {message.removeprefix('kerasprop: error: ')}")
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:]) or "no output"
+        raise RuntimeError(f"The TensorFlow export process exited with code {result.returncode}:\n{tail}")
     return str(target)
 
 
@@ -242,5 +274,6 @@ def _token_ids(preprocessor, texts):
     import keras
 
     features = preprocessor(texts)
-    length = keras.ops.max(keras.ops.sum(keras.ops.cast(features["padding_mask"], "int32"), axis=1))
+    lengths = keras.ops.sum(keras.ops.cast(features["padding_mask"], "int32"), axis=1)
+    length = keras.ops.max(keras.ops.concatenate([lengths, keras.ops.ones((1,), "int32")]))  # an empty batch too
     return features["token_ids"][:, :length]

@@ -106,3 +106,15 @@ def test_initialize_refuses_bad_settings_by_name(monkeypatch):
         with pytest.raises(ValueError, match=message):
             kerasprop.distributed.initialize(*args)
     assert kerasprop.distributed.process_count() == 1 and kerasprop.distributed.process_index() == 0
+
+
+def test_validation_batches_leave_the_fewest_examples_out():
+    from kerasprop.training.finetune import _check_process_batches
+
+    assert _check_process_batches(64, 2, 500, 100) == 50  # 100 = 2 x 50: no validation example left out
+    assert _check_process_batches(8, 2, 40, 7) == 6  # one of 7 left out, the least possible with even batches
+    assert _check_process_batches(8, 2, 40, 0) is None
+    with pytest.raises(ValueError, match="training split has only 6"):
+        _check_process_batches(8, 2, 6, 2)
+    with pytest.raises(ValueError, match="validation split has 1 example"):
+        _check_process_batches(8, 2, 40, 1)

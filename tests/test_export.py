@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import kerasprop.export
 from kerasprop.cli import main
 from kerasprop.export import export
 from kerasprop.models import AutoModel
@@ -142,7 +143,7 @@ def test_the_command_exports_a_model_by_name(tmp_path, capsys):
     assert os.path.getsize(tmp_path / "cli" / "model.onnx") > 10_000
 
 
-def test_bad_requests_are_refused_by_name_and_write_nothing(models, tmp_path):
+def test_bad_requests_are_refused_by_name_and_write_nothing(models, tmp_path, monkeypatch):
     model = models("resnet-tiny-shapes")
     with pytest.raises(ValueError, match="'format' must be one of"):
         export(model, tmp_path / "a", format="tflite")
@@ -155,8 +156,24 @@ def test_bad_requests_are_refused_by_name_and_write_nothing(models, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         export(model, tmp_path / "taken")
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
-    with pytest.raises((ValueError, RuntimeError), match="cannot be exported"):
-        export("gpt2-tiny-pydocs", tmp_path / "gpt2")
-    with pytest.raises((ValueError, RuntimeError), match="exports \\['image-classification'\\], not 'text-vectorisation'"):
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(ValueError, match="a file is in the way"):
+        export(model, tmp_path / "file")
+    with pytest.raises(ValueError, match="cannot be exported"):  # found by the export itself (a TensorFlow child
+        export("gpt2-tiny-pydocs", tmp_path / "gpt2")              # process on JAX and PyTorch): the same error
+    with pytest.raises(ValueError, match="exports \\['image-classification'\\], not 'text-vectorisation'"):
         export(model, tmp_path / "b", task="text-vectorisation")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no half-written folder, no staging left
+    monkeypatch.setitem(kerasprop.export.CONVERTERS, "onnx", ("tf2onnx", "no_such_converter"))
+    with pytest.raises(ValueError, match="needs no_such_converter: pip install 'kerasprop\\[export\\]'"):
+        export(model, tmp_path / "c", format="onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "taken"]  # nothing half-written, no staging left
+
+
+def test_overwrite_replaces_an_artifact_whole(models, tmp_path):
+    model = models("resnet-tiny-shapes")
+    export(model, tmp_path / "art", format="onnx")
+    export(model, tmp_path / "art", format="litert", overwrite=True)
+    with open(tmp_path / "art" / "export.json") as f:
+        assert json.load(f)["format"] == "litert"
+    assert sorted(p.name for p in (tmp_path / "art").iterdir()) == ["export.json", "model.tflite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]

@@ -68,7 +68,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
             f.write("{")
         raise OSError("disk full")
 
-    monkeypatch.setattr(model, "save_to_preset", broken)
+    monkeypatch.setattr(model, "write_preset", broken)  # the writer kerasprop.save calls
     with pytest.raises(OSError, match="disk full"):
         kerasprop.save(model, path=tmp_path / "model")
     assert list(tmp_path.iterdir()) == []

@@ -68,14 +68,20 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
         "details": model.details,
     }
     json.dumps(meta)  # fail before writing anything if details are not JSON
-    if distributed.process_index() != 0:
-        return str(target)  # a multi-process job: process 0 writes the folder
+    try:
+        if distributed.process_index() == 0:  # in a multi-process job, process 0 writes and the others wait
+            _write(model, meta, target, overwrite)
+    finally:
+        distributed.barrier("kerasprop-save")
+    return str(target)
+
+
+def _write(model, meta, target, overwrite):
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(target)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-{os.getpid()}-", dir=target.parent))
+    staging = staging_folder(target)
     try:
         if meta["storage"] == "preset":
-            model.save_to_preset(str(staging))
+            getattr(model, "write_preset", model.save_to_preset)(str(staging))
         else:
             import dill
 
@@ -83,11 +89,16 @@ def save(model, name=None, path=None, description=None, tasks=None, details=None
                 dill.dump(model, f)
         with open(staging / CONFIG_FILE, "w") as f:
             json.dump(meta, f, indent=2)
-        _replace(staging, target, overwrite)
+        replace_folder(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return str(target)
+
+
+def staging_folder(target):
+    """A new hidden folder beside `target` to write into before `replace_folder`; clears abandoned ones first."""
+    _remove_abandoned(target)
+    return pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-{os.getpid()}-", dir=target.parent))
 
 
 def _remove_abandoned(target):
@@ -109,13 +120,13 @@ def _alive(pid):
     return True
 
 
-def _replace(staging, target, overwrite=True):
+def replace_folder(staging, target, overwrite=True):
     """Moves `staging` to `target`, replacing an existing folder (atomically enough) only if `overwrite`."""
     if not overwrite:
         try:
             os.rename(staging, target)  # fails if a folder appeared there meanwhile: never replaces one
         except OSError:
-            raise FileExistsError(f"A model is already saved at {str(target)!r}; it was kept.") from None
+            raise FileExistsError(f"{str(target)!r} already exists; it was kept.") from None
     elif target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)

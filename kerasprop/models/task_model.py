@@ -167,13 +167,17 @@ class KerasTaskModel(BaseModel):
     def save_to_preset(self, preset_dir, **kwargs):
         """keras-hub's `save_to_preset`; a model on a base backbone saves only what it adds (`base_backbone`).
 
-        In a multi-process job (`kerasprop.distributed`) only process 0 writes.
+        In a multi-process job (`kerasprop.distributed`) only process 0 writes; every
+        process must call it, and returns once the folder is written.
         """
-        if distributed.process_index() == 0:
-            self.write_preset(preset_dir, **kwargs)
+        try:
+            if distributed.process_index() == 0:
+                self.write_preset(preset_dir, **kwargs)
+        finally:
+            distributed.barrier("kerasprop-save-to-preset")
 
     def write_preset(self, preset_dir, **kwargs):
-        """Writes the preset folder from this process, whichever process it is."""
+        """Writes the preset folder from this process alone, whichever process it is (no barrier)."""
         if getattr(self, "base_backbone", None):
             return save_delta(self, preset_dir)
         super(BaseModel, self).save_to_preset(preset_dir, **kwargs)

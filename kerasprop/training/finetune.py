@@ -155,14 +155,17 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
         variant: finetuning variant (image classification: "single_label"/"multi_label";
             vectors: "triplet"/"cosine_similarity").
         validation_split: fraction of examples for validation, or `(train_indices, val_indices)`.
-        batch_size: `None` finds a batch size that fits in memory.
+        batch_size: `None` finds a batch size that fits in memory (in a multi-process job, where
+            no probe runs: `optimal_batch_size` or 32, at most the training examples, rounded
+            down to a multiple of the data-parallel replicas).
         optimal_batch_size: effective batch size reached by gradient accumulation.
         early_stopping_epochs: patience on validation loss (0 turns early stopping off).
         optimizer: a Keras optimiser; `None` uses backprop's default for the task.
         distribution: "data_parallel" or a `keras.distribution.Distribution` (JAX). In a
             multi-process job (`kerasprop.distributed.initialize`) it defaults to "data_parallel",
-            `batch_size` is the global batch (a multiple of the process count) and each
-            epoch's last short batch is dropped.
+            `batch_size` is the global batch (a multiple of the data-parallel replicas), each
+            epoch's last short training batch is dropped, and validation runs on whole batches
+            of the size that leaves the fewest validation examples out.
         **options: the variant's options, e.g. `max_input_length`, `max_length`.
 
     Example:
@@ -207,8 +210,9 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
         # Every process must take the same steps: no per-process memory probe, whole batches only. Keras'
         # own sharding cannot read the batch size through keras-hub's preprocessing map, so it is done here.
         shard = (min(distribution.num_model_replicas, distributed.process_count()), distribution.data_shard_id)
-        batch_size = batch_size or max(shard[0], min(optimal_batch_size or 32, len(train)) // shard[0] * shard[0])
-        val_batch_size = _check_process_batches(batch_size, shard[0], len(train), val.size)
+        step = math.lcm(shard[0], distribution.num_model_replicas)
+        batch_size = batch_size or max(step, min(optimal_batch_size or 32, len(train)) // step * step)
+        val_batch_size = _check_process_batches(batch_size, step, len(train), val.size)
     batch_size = batch_size or None
     accumulation = None
     compile_kwargs = dict(model.finetuning_compile_kwargs(task, variant)) if hasattr(model, "finetuning_compile_kwargs") else {}
@@ -248,25 +252,29 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     return _fit_distributed(model, distribution, fit)
 
 
-def _check_process_batches(batch_size, shards, n_train, n_val):
-    """Checks that the global batch splits over the processes; returns the validation batch size."""
-    if batch_size % shards:
+def _check_process_batches(batch_size, step, n_train, n_val):
+    """Checks that the global batch splits evenly over the data-parallel replicas; returns the validation batch size.
+
+    The validation batch is the multiple of `step`, at most `batch_size`, that leaves the fewest validation
+    examples out of whole batches (the largest of those).
+    """
+    if batch_size % step:
         raise ValueError(
-            f"'batch_size' is the global batch, split over {shards} processes: it must be a multiple of {shards}, "
-            f"got {batch_size}."
+            f"'batch_size' is the global batch, split evenly over {step} data-parallel replicas across the processes: "
+            f"it must be a multiple of {step}, got {batch_size}."
         )
     if n_train < batch_size:
         raise ValueError(
             f"A multi-process job trains on whole batches of {batch_size}, but the training split has only "
             f"{n_train} example(s); lower 'batch_size'."
         )
-    if 0 < n_val < shards:
+    if 0 < n_val < step:
         raise ValueError(
-            f"The validation split has {n_val} example(s), fewer than the {shards} processes that share it; "
+            f"The validation split has {n_val} example(s), fewer than the {step} replicas that share each batch; "
             "change 'validation_split'."
         )
-    # A small validation split is read in one smaller batch rather than refused.
-    return min(batch_size, n_val // shards * shards) or None
+    sizes = range(step, min(batch_size, n_val) + 1, step)
+    return max(sizes, key=lambda size: (-(n_val % size), size)) if n_val else None
 
 
 def _fit_distributed(model, distribution, fit):
@@ -280,12 +288,12 @@ def _fit_distributed(model, distribution, fit):
 
     with tempfile.TemporaryDirectory(prefix="kerasprop-distributed-") as folder:
         model.write_preset(folder)
-        sharding, distribution.auto_shard_dataset = distribution.auto_shard_dataset, False  # done in `_dataset`
+        auto_shard, distribution.auto_shard_dataset = distribution.auto_shard_dataset, False  # done in `_dataset`
         try:
             with distribution.scope():
                 replica = type(model).from_preset(folder)
                 history = fit(replica)
         finally:
-            distribution.auto_shard_dataset = sharding
+            distribution.auto_shard_dataset = auto_shard
     model.set_weights(replica.get_weights())  # gathered whole where split across processes
     return history
