@@ -51,6 +51,20 @@ def test_keras_hub_preset_loads_with_its_head_and_imagenet_labels(imagenet_prese
     np.testing.assert_allclose(classifier.probabilities(images), expected, atol=1e-5)
 
 
+def test_predictions_run_the_compiled_function_only(imagenet_preset):
+    # Keras runs a model eagerly before its predict function while any layer is unbuilt, and loading leaves the
+    # preprocessor's layers unbuilt: after the first call, a prediction runs the model once (PyTorch's predict
+    # function is the eager call itself), or not at all outside the compiled function (JAX, TensorFlow).
+    model = SupervisedImageClassifier.from_preset(imagenet_preset[0])
+    first = model.probabilities(_noise(2))
+    assert all(layer.built for layer in model._flatten_layers())
+    eager_calls = []
+    call = model.call
+    model.call = lambda *args, **kwargs: eager_calls.append(1) or call(*args, **kwargs)
+    np.testing.assert_allclose(model.probabilities(_noise(2)), first, atol=1e-6)
+    assert len(eager_calls) == (1 if keras.backend.backend() == "torch" else 0)
+
+
 def test_outputs_are_sorted_label_dicts(classifier):
     images = _noise(2)
     full = classifier({"image": images}, task="image-classification")

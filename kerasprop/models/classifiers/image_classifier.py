@@ -143,11 +143,7 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
     def probabilities(self, images):
         """Class probabilities (numpy, `(n, num_classes)`) of RGB `PIL.Image`s."""
         pixels = to_pixels(images, self.preprocessor.image_converter)
-        # keras.Model's predict_on_batch: the pixels are preprocessed already.
-        outputs = [
-            keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, pixels[i:i + self.batch_size]))
-            for i in range(0, len(pixels), self.batch_size)
-        ]
+        outputs = [self.predict_features(pixels[i:i + self.batch_size]) for i in range(0, len(pixels), self.batch_size)]
         outputs = np.concatenate(outputs).astype("float64")
         activation = keras.activations.get(self.activation)
         if activation in (keras.activations.softmax, keras.activations.sigmoid):

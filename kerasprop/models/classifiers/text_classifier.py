@@ -86,8 +86,7 @@ class ClassifierTask(KerasTaskModel):
             rows = order[start:start + INFERENCE_BATCH_SIZE]
             width = power_of_two_bucket(lengths[rows].max(), MIN_LENGTH_BUCKET, features["padding_mask"].shape[1])
             batch = {k: v[rows, :width] for k, v in features.items()}
-            # keras.Model's own predict_on_batch: the features are already preprocessed.
-            logits[rows] = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch))
+            logits[rows] = self.predict_features(batch)
         return logits
 
     def predict_text_pair_classification(self, request):

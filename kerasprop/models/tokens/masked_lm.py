@@ -157,8 +157,7 @@ class MaskedLM(KerasTaskModel):
             }
             if "segment_ids" in self.backbone.input:
                 features["segment_ids"] = np.zeros_like(token_ids)
-            # keras.Model's own predict_on_batch: the features are already preprocessed.
-            out = keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, features))
+            out = self.predict_features(features)
             for j, i in enumerate(batch_rows):
                 logits[i] = out[j, :len(rows[i][1])]
         return logits

@@ -174,8 +174,7 @@ class TokenHeadTask(KerasTaskModel, keras_hub.models.Task):
             rows = order[start:start + INFERENCE_BATCH_SIZE]
             width = power_of_two_bucket(lengths[rows].max(), MIN_LENGTH_BUCKET, self.sequence_length)
             batch = self.pack([encodings[i] for i in rows], width)
-            # keras.Model's own predict_on_batch: the features are already packed.
-            logits = np.asarray(keras.ops.convert_to_numpy(keras.Model.predict_on_batch(self, batch)), "float32")
+            logits = np.asarray(self.predict_features(batch), "float32")
             for row, i in enumerate(rows):
                 outputs[i] = logits[row, :lengths[i]]
         return outputs

@@ -625,8 +625,7 @@ class WhisperAudioClassifier(KerasTaskModel, keras_hub.models.Task):
         for start in range(0, len(flat), MAX_BATCH_SIZE):
             batch = flat[start : start + MAX_BATCH_SIZE]
             features = _features(converter, padded_batch(batch, converter.num_samples))
-            outputs = keras.Model.predict_on_batch(self, features)
-            logits.append(keras.ops.convert_to_numpy(outputs)[: len(batch)])
+            logits.append(self.predict_features(features)[: len(batch)])
         probabilities = softmax(np.concatenate(logits).astype("float64"))
         bounds = np.cumsum([0] + [len(clip) for clip in windows])
         return np.stack([probabilities[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
