@@ -163,8 +163,8 @@ class KerasTaskModel(BaseModel):
         Keras runs the whole model eagerly before its compiled predict function
         whenever one of its layers is unbuilt, and loading never builds a keras-hub
         preprocessor's layers (tokenizer, packer, resizing): they are built here
-        once, so every call runs compiled only (MiniLM, 32 x 128 tokens, JAX: 0.51 s
-        per call instead of 1.5 s).
+        once, so every call runs compiled only (MiniLM, 32 x 128 tokens, JAX: 0.48 s
+        per call instead of 1.59 s; `benchmarks/predict_features.py`).
         """
         if not self.__dict__.get("_preprocessing_built"):
             for _ in range(3):  # building a preprocessor can add its packer, itself unbuilt
