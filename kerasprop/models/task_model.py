@@ -154,6 +154,7 @@ class KerasTaskModel(BaseModel):
             elif name in self.__dict__:
                 setattr(self, name, {} if isinstance(self.__dict__[name], dict) else None)
         self.train_function = self.test_function = self.predict_function = None
+        self.__dict__.pop("_preprocessing_built", None)  # new layers (a head, quantized ones) may be unbuilt
         if hasattr(self, "generate_function"):
             self.generate_function = None
 
