@@ -17,7 +17,6 @@ Example (two processes on one machine; on hosts, the coordinator's address):
 
 import os
 
-import keras
 import numpy as np
 
 ADDRESS_VARIABLE = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
@@ -33,6 +32,8 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None):
     `KERAS_DISTRIBUTION_NUM_PROCESSES` and `KERAS_DISTRIBUTION_PROCESS_ID`. On CPUs
     the processes talk over gloo (JAX's default CPU collectives).
     """
+    import keras  # here, not at import: the command line imports this module to build its parser
+
     if keras.backend.backend() != "jax":
         raise ValueError(
             f"Multi-process training needs the JAX backend (KERAS_BACKEND=jax); this process runs "
@@ -73,22 +74,27 @@ def _integer(name, value, variable, minimum):
     return value
 
 
-def process_count():
-    """How many processes the job has (1 unless `initialize` joined a multi-process job)."""
+def _jax():
+    """The `jax` module when Keras runs on JAX, else `None` (only JAX jobs have several processes)."""
+    import keras
+
     if keras.backend.backend() != "jax":
-        return 1
+        return None
     import jax
 
-    return jax.process_count()
+    return jax
+
+
+def process_count():
+    """How many processes the job has (1 unless `initialize` joined a multi-process job)."""
+    jax = _jax()
+    return jax.process_count() if jax else 1
 
 
 def process_index():
     """This process's index in the job; 0 writes saved models."""
-    if keras.backend.backend() != "jax":
-        return 0
-    import jax
-
-    return jax.process_index()
+    jax = _jax()
+    return jax.process_index() if jax else 0
 
 
 def barrier(name):
@@ -105,10 +111,11 @@ def gather(value):
     An array that no one process holds whole (a sharded layout across
     processes) is gathered from all of them; every process must call this.
     """
-    value = getattr(value, "value", value)
-    if keras.backend.backend() == "jax":
-        if not getattr(value, "is_fully_addressable", True) and not value.is_fully_replicated:
-            from jax.experimental import multihost_utils
+    import keras
 
-            return np.asarray(multihost_utils.process_allgather(value, tiled=True))
+    value = getattr(value, "value", value)
+    if _jax() and not getattr(value, "is_fully_addressable", True) and not value.is_fully_replicated:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
     return np.asarray(keras.ops.convert_to_numpy(value))

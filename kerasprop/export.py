@@ -85,7 +85,7 @@ def export(model, path, format="saved_model", task=None, overwrite=False):
         from kerasprop.models.auto import AutoModel
 
         model = AutoModel.from_pretrained(str(model))
-    task = export_task(model, task)
+        task = export_task(model, task)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(target)
     try:
@@ -263,9 +263,9 @@ def tensor_model(model, task):
     scale = 1.0 if converter.scale is None else converter.scale
     offset = 0.0 if converter.offset is None else converter.offset
     outputs = keras.Model.__call__(model, keras.layers.Rescaling(scale, offset, name="pixels")(images))
-    activation = keras.activations.get(model.activation)
-    if activation not in (keras.activations.softmax, keras.activations.sigmoid):
-        outputs = ops.sigmoid(outputs) if model.multi_label else ops.softmax(outputs)
+    activation = model.probability_activation()
+    if activation:
+        outputs = getattr(ops, activation)(outputs)
     return keras.Model(images, outputs, name=f"{model.name}-{task}")
 
 

@@ -204,15 +204,14 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
     train_examples = examples(train)
     val_examples = examples(val) if val.size else None
 
-    shard = None
-    val_batch_size = batch_size
+    shard = val_batch_size = None
     if distributed.process_count() > 1:
         # Every process must take the same steps: no per-process memory probe, whole batches only. Keras'
         # own sharding cannot read the batch size through keras-hub's preprocessing map, so it is done here.
-        shard = (min(distribution.num_model_replicas, distributed.process_count()), distribution.data_shard_id)
-        step = math.lcm(shard[0], distribution.num_model_replicas)
-        batch_size = batch_size or max(step, min(optimal_batch_size or 32, len(train)) // step * step)
-        val_batch_size = _check_process_batches(batch_size, step, len(train), val.size)
+        replicas = distribution.num_model_replicas  # a multiple of the processes when it is not below them
+        shard = (min(replicas, distributed.process_count()), distribution.data_shard_id)
+        batch_size = batch_size or max(replicas, min(optimal_batch_size or 32, len(train)) // replicas * replicas)
+        val_batch_size = _check_process_batches(batch_size, replicas, len(train), val.size)
     batch_size = batch_size or None
     accumulation = None
     compile_kwargs = dict(model.finetuning_compile_kwargs(task, variant)) if hasattr(model, "finetuning_compile_kwargs") else {}

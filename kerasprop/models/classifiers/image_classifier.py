@@ -145,12 +145,17 @@ class SupervisedImageClassifier(KerasTaskModel, keras_hub.models.ImageClassifier
         pixels = to_pixels(images, self.preprocessor.image_converter)
         outputs = [self.predict_features(pixels[i:i + self.batch_size]) for i in range(0, len(pixels), self.batch_size)]
         outputs = np.concatenate(outputs).astype("float64")
-        activation = keras.activations.get(self.activation)
-        if activation in (keras.activations.softmax, keras.activations.sigmoid):
-            return outputs
-        if self.multi_label:
+        activation = self.probability_activation()
+        if activation == "sigmoid":
             return 1 / (1 + np.exp(-outputs))
-        return softmax(outputs)
+        return softmax(outputs) if activation == "softmax" else outputs
+
+    def probability_activation(self):
+        """What turns the head's outputs into probabilities: "softmax", "sigmoid", or `None` when the head
+        applies one itself."""
+        if keras.activations.get(self.activation) in (keras.activations.softmax, keras.activations.sigmoid):
+            return None
+        return "sigmoid" if self.multi_label else "softmax"
 
     def predict_image_classification(self, request):
         index = {label: i for i, label in enumerate(self.labels)}
