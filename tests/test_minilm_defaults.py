@@ -13,7 +13,7 @@ import pytest
 
 import kerasprop
 from kerasprop.hub import catalog
-from presets.recipes import common, minilm_emotion, minilm_ner, minilm_qa
+from presets.recipes import common, minilm_emotion, minilm_ner, minilm_pairs, minilm_qa
 
 HELDOUT = minilm_qa.HELDOUT.parent
 
@@ -76,6 +76,20 @@ def test_entity_default_finds_the_entities_of_hand_written_sentences():
     card = records["quality"]
     assert quality["entities_right"] >= lower_bound(card["entities_right"], card["entities_gold"])
     assert quality["entities_predicted"] <= card["entities_predicted"] + 1
+
+
+def test_pair_default_tells_paraphrases_from_near_misses_on_hand_written_pairs():
+    assert kerasprop.TextPairClassification.choose_default_model() == "minilm-pairs"
+    pairs = kerasprop.TextPairClassification()
+    records = expected("minilm-pairs")
+    quality, got = minilm_pairs.evaluate(pairs.model)
+    for record, recorded in zip(got, records["text-pair-classification"]):
+        assert list(record["output"]) == list(recorded["output"]), record["input"]
+        assert record["output"]["paraphrase"] == pytest.approx(recorded["output"]["paraphrase"], abs=1e-3)
+    card = records["quality"]
+    assert quality["right"] >= lower_bound(card["right"], card["of"])
+    # Half the pairs are paraphrases: a model with one answer for every pair gets 17 of 34.
+    assert quality["right"] > card["of"] // 2 + 2
 
 
 #: Measured with the commands in README's "Bundled presets": 7 of 8 facts kept, 19 of 20 zero-shot.

@@ -29,6 +29,7 @@ BUNDLED = {
     "minilm-qa": ("qa", "extractive-qa"),
     "minilm-emotion": ("emotion",),
     "minilm-ner": ("token-classification",),
+    "minilm-pairs": ("text-pair-classification",),
     "minilm-shapes-lit": ("image-classification", "image-vectorisation", "image-text-vectorisation"),
 }
 CARD_SECTIONS = ("## Tasks", "## Architecture and size", "## Data and licence", "## How it was built",
@@ -316,10 +317,14 @@ def test_every_bundled_preset_loads_in_a_fresh_process_with_the_class_it_was_sav
     folders = [catalog.bundled_path(name) for name in catalog.bundled_names()]
     folders = [path for path in folders if path is not None and (path / "task.json").exists()]
     saved = {path.name: json.loads((path / "task.json").read_text()) for path in folders}
-    assert len(saved) == 16
-    for config in saved.values():  # saved from a module that no longer defines the class
+    assert len(saved) == 17
+
+    def moved(config):  # saved from a module that no longer defines the class
         module = importlib.util.find_spec(config["module"]) and importlib.import_module(config["module"])
-        assert not hasattr(module, config["class_name"]), config["module"]
+        return not hasattr(module, config["class_name"])
+
+    # All 16 presets saved before the move, not minilm-pairs (built after it).
+    assert sorted(name for name, config in saved.items() if not moved(config)) == ["minilm-pairs"]
     script = ("import sys\nfrom kerasprop.models import load_preset\n"
               "for folder in sys.argv[1:]:\n    print(type(load_preset(folder)).__name__)")
     run = subprocess.run([sys.executable, "-c", script, *map(str, folders)], capture_output=True, text=True)

@@ -350,6 +350,13 @@ ENTRIES = [
         license="apache-2.0", source="presets/recipes/minilm_ner.py (generated sentences on the real MiniLM weights)",
     ),
     CatalogEntry(
+        "minilm-pairs", _TEXT_CLASSIFIER, "bundled:minilm-pairs", tasks=("text-pair-classification",),
+        finetunable_tasks=("text-pair-classification",),
+        description="all-MiniLM-L6-v2 (bundled, offline) reading both sentences at once, with LoRA adapters and a "
+                    "head: paraphrase or not, for everyday sentence pairs.",
+        license="apache-2.0", source="presets/recipes/minilm_pairs.py (generated pairs on the real MiniLM weights)",
+    ),
+    CatalogEntry(
         "minilm-qa", _EXTRACTIVE_QA, "bundled:minilm-qa", tasks=("qa", "extractive-qa"),
         finetunable_tasks=("qa", "extractive-qa"),
         description="all-MiniLM-L6-v2 (bundled, offline) with LoRA adapters and a span head: answers questions "

@@ -89,9 +89,9 @@ TASK_SPECS = {spec.task: spec for spec in (
              example={"text": "Paris is the [MASK] of France.", "top_k": 3}),
     TaskSpec("translation", "Translation", "t5-tiny-translation", "t5-small", _SEQ2SEQ,
              example={"text": "I see the red circle", "source_language": "English", "target_language": "German"}),
-    TaskSpec("text-pair-classification", "TextPairClassification", "bert-tiny-pairs", "bart-large-mnli",
+    TaskSpec("text-pair-classification", "TextPairClassification", "minilm-pairs", "bart-large-mnli",
              _CLASSIFIER, label_key="labels",
-             example={"text": "the ball is red .", "text_pair": "there is a red ball ."}),
+             example={"text": "My phone battery is dead.", "text_pair": "My phone has run out of battery."}),
 )}
 
 
