@@ -244,7 +244,9 @@ def finetune(model, params, task, variant=None, validation_split=0.15, epochs=20
 
     def fit(target):
         compile_model(target, accumulation)
-        return target.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, verbose=verbose)
+        # shuffle=False: the dataset shuffles itself (Keras ignores the flag on a tf.data.Dataset, with a warning).
+        return target.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, verbose=verbose,
+                          shuffle=False)
 
     if distribution is None:
         return fit(model)
