@@ -9,6 +9,7 @@ import json
 import pathlib
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -64,6 +65,17 @@ def test_t5_decodes_through_its_quantized_embedding():
     quantized = kerasprop.Translation(quantize="int8")
     assert quantized.model.backbone.token_embedding.quantization_mode == "int8"
     assert quantized(sentence, target_language="German") == full  # measured: "ich sehe den roten Kreis"
+
+
+def test_t5_int8_decoding_head_gives_the_logits_of_the_layers_own_reverse_call():
+    """The decoding loop's head transposes the int8 kernel once per generation (the layer did it at every
+    step); its logits must stay Keras' int8 reverse call's."""
+    model = kerasprop.Translation(quantize="int8").model
+    backbone = model.backbone
+    hidden = np.random.default_rng(0).normal(size=(3, backbone.hidden_dim)).astype("float32")
+    want = backbone.token_embedding(hidden * backbone.hidden_dim**-0.5, reverse=True)
+    got = model.decoding_head()(keras.ops.convert_to_tensor(hidden))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), rtol=1e-5, atol=1e-5)
 
 
 def test_a_quantized_model_saves_its_int8_backbone_and_reloads_the_same(kerasprop_home):

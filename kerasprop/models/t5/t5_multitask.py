@@ -87,16 +87,28 @@ class T5MultiTask(Seq2SeqLM, keras_hub.models.T5Seq2SeqLM):
         """`_logits` with the tied embedding transposed once: a matmul reads a `(hidden, vocabulary)` kernel
         about 25% faster on CPU than the transposed `(vocabulary, hidden)` one, and this one is the largest."""
         backbone = self.backbone
-        if getattr(backbone.token_embedding, "quantization_mode", None):
-            # Quantized (`quantize`): the layer reads its int8/int4 kernel with its scales.
-            scale = backbone.hidden_dim**-0.5 if backbone.tie_embedding_weights else 1.0
-            return lambda hidden_states: backbone.token_embedding(
-                hidden_states * ops.cast(scale, hidden_states.dtype), reverse=True)
+        embedding = backbone.token_embedding
+        mode = getattr(embedding, "quantization_mode", None)
+        scale = backbone.hidden_dim**-0.5 if backbone.tie_embedding_weights else 1.0
+        if mode == "int8" and embedding.tie_weights and embedding.inputs_quantizer:
+            # Keras' int8 reverse call, with the int8 kernel transposed here, once per generation: inside the
+            # decoding loop the layer transposed all of it at every step (T5-small: 25 -> 14 ms a step at batch 8).
+            kernel = ops.transpose(embedding._embeddings)
+            kernel_scale = ops.transpose(embedding.embeddings_scale)
+
+            def int8_logits(hidden_states):
+                inputs, inputs_scale = embedding.inputs_quantizer(hidden_states * ops.cast(scale, hidden_states.dtype))
+                logits = ops.cast(ops.matmul(inputs, kernel), embedding.compute_dtype)
+                return ops.divide(logits, ops.multiply(inputs_scale, kernel_scale))
+
+            return int8_logits
+        if mode:
+            # Other quantized modes (int4, ...): the layer reads its kernel with its scales.
+            return lambda hidden_states: embedding(hidden_states * ops.cast(scale, hidden_states.dtype), reverse=True)
         if not backbone.tie_embedding_weights:
-            kernel = backbone.token_embedding.reverse_embeddings
+            kernel = embedding.reverse_embeddings
             return lambda hidden_states: ops.matmul(hidden_states, kernel)
-        kernel = ops.transpose(backbone.token_embedding.embeddings)
-        scale = backbone.hidden_dim**-0.5
+        kernel = ops.transpose(embedding.embeddings)
         return lambda hidden_states: ops.matmul(hidden_states * ops.cast(scale, hidden_states.dtype), kernel)
 
     def decode(self, token_ids, start, cache, memory):
