@@ -182,16 +182,18 @@ class WordNet:
             for line in (folder / f"{pos}.exc").read_text().splitlines():
                 form, lemma = line.split()[:2]
                 self.lemmas.setdefault(form, lemma)
+        self.lemma_forms = set(self.lemmas.values())
 
-    def common(self, word, minimum=3):
-        return "_" not in word and self.tagged[word] >= minimum
+    def common(self, word):
+        """A single word that SemCor tagged at least once (WordNet's sense counts)."""
+        return "_" not in word and self.tagged[word] >= 1
 
     def synonyms(self, key, lemma):
         """Other words of the synset `key` (the sense `lemma` has in a sentence), and for adjectives the heads
         of similar synsets."""
         words, pointers = self.synsets[key]
         similar = [self.synsets[("a", p[1])][0][0] for p in pointers if p[0] == "&" and ("a", p[1]) in self.synsets]
-        return [w for w in words + similar if w != lemma and self.common(w, 1)]
+        return [w for w in words + similar if w != lemma and self.common(w)]
 
     def antonyms(self, key, lemma):
         found = [self.synsets[(p[2].replace("s", "a"), p[1])][0][0] for p in self.synsets[key][1] if p[0] == "!"]
@@ -205,16 +207,16 @@ class WordNet:
                 for child in self.synsets[(key[0], pointer[1])][1]:
                     if child[0] in ("~", "~i") and child[1] != key[1]:
                         word = self.synsets[(key[0], child[1])][0][0]
-                        if "_" not in word and (child[0] == "~i" or self.common(word, 1)):
+                        if "_" not in word and (child[0] == "~i" or self.common(word)):
                             found.append(word)
         return found
 
     def analyse(self, word):
-        """(lemma, part of speech, form) readings of a lower-case word, most used part of speech first."""
+        """Every (lemma, part of speech, form) reading of a lower-case word that WordNet knows."""
         readings = []
         candidates = [(word, "base")]
         if word in self.lemmas:
-            candidates.append((self.lemmas[word], "ed" if word not in self.lemmas.values() else "s"))
+            candidates.append((self.lemmas[word], "ed" if word not in self.lemma_forms else "s"))
         if word.endswith("s"):
             candidates += [(word[:-1], "s"), (word[:-2], "s")]
         if word.endswith("ed"):
@@ -228,7 +230,7 @@ class WordNet:
         return readings
 
 
-def _people(fake, rng):
+def _people(fake):
     first, second = fake.first_name(), fake.first_name()
     while second == first:
         second = fake.first_name()
@@ -236,9 +238,10 @@ def _people(fake, rng):
 
 
 def _slots(fake, rng):
-    p, q = _people(fake, rng)
-    return {"p": p, "q": q, "city": rng.choice(CITIES) if rng.random() < 0.5 else fake.city(), "day": rng.choice(DAYS), "h": rng.choice(HOURS),
-            "n": rng.choice(NUMBERS), "year": rng.choice(YEARS), "food": rng.choice(FOODS)}
+    p, q = _people(fake)
+    return {"p": p, "q": q, "city": rng.choice(CITIES) if rng.random() < 0.5 else fake.city(),
+            "day": rng.choice(DAYS), "h": rng.choice(HOURS), "n": rng.choice(NUMBERS), "year": rng.choice(YEARS),
+            "food": rng.choice(FOODS)}
 
 
 def _change_one_slot(template, slots, fake, rng):

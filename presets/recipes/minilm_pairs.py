@@ -146,6 +146,9 @@ def main(argv):
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
     args = parser.parse_args(argv)
+    if not args.evaluate_only and not 0 < args.eval_every <= args.steps:
+        parser.error(f"--eval-every must be between 1 and --steps ({args.steps}): the checkpoint kept is one scored "
+                     f"on the dev pairs, got {args.eval_every}")
     from kerasprop.models.classifiers.text_classifier import SupervisedTextClassifier
 
     if args.evaluate_only:
