@@ -90,6 +90,19 @@ def test_pair_default_tells_paraphrases_from_near_misses_on_hand_written_pairs()
     assert quality["right"] >= lower_bound(card["right"], card["of"])
     # Half the pairs are paraphrases: a model with one answer for every pair gets 17 of 34.
     assert quality["right"] > card["of"] // 2 + 2
+    second = minilm_pairs.evaluate(pairs.model, minilm_pairs.HELDOUT_2)[0]
+    assert second["right"] >= lower_bound(records["second_set"]["right"], second["of"])
+    # The antonym-and-negation check comes with the preset; the card's figures for the model alone hold too.
+    check = pairs.model.opposites
+    assert len(check.antonyms) == records["opposites"]["antonyms"]
+    try:
+        pairs.model.opposites = None
+        for path in (minilm_pairs.HELDOUT, minilm_pairs.HELDOUT_2):
+            alone = minilm_pairs.evaluate(pairs.model, path)[0]
+            assert alone["right"] >= lower_bound(records["model_alone"][path.name]["right"], alone["of"])
+            assert alone["right"] < records["quality" if path == minilm_pairs.HELDOUT else "second_set"]["right"]
+    finally:
+        pairs.model.opposites = check
 
 
 #: Measured with the commands in README's "Bundled presets": 7 of 8 facts kept, 19 of 20 zero-shot.

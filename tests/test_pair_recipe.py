@@ -20,6 +20,8 @@ DATA = {
         "00000020 40 v 02 buy 0 purchase 0 001 ! 00000021 v 0101 | obtain by paying; "
         "\"she bought a new car last week\"",
         "00000021 40 v 01 sell 0 001 ! 00000020 v 0101 | exchange for money; \"he sold his old bike yesterday\"",
+        "00000030 38 v 02 push 0 force 0 001 ! 00000031 v 0101 | move away; \"she pushed the cart\"",
+        "00000031 38 v 02 pull 0 force 0 001 ! 00000030 v 0101 | move towards you; \"he pulled the rope\"",
     ],
     "adj": [
         "00000010 00 a 01 open 0 001 ! 00000011 a 0101 | not shut; \"the little shop is open on sundays\"",
@@ -29,7 +31,8 @@ DATA = {
 }
 INDEX = {
     "noun": ["thursday n 1 1 @ 1 5 00000001", "friday n 1 1 @ 1 5 00000002", "weekday n 1 1 ~ 1 3 00000003"],
-    "verb": ["buy v 1 1 ! 1 9 00000020", "purchase v 1 0 1 2 00000020", "sell v 1 1 ! 1 7 00000021"],
+    "verb": ["buy v 1 1 ! 1 9 00000020", "force v 2 1 ! 2 2 00000030 00000031", "pull v 1 1 ! 1 3 00000031",
+             "purchase v 1 0 1 2 00000020", "push v 1 1 ! 1 3 00000030", "sell v 1 1 ! 1 7 00000021"],
     "adj": ["open a 1 1 ! 1 8 00000010", "closed a 1 1 ! 1 6 00000011"],
     "adv": [],
 }
@@ -68,6 +71,13 @@ def test_edits_keep_the_sense_and_the_inflection(editor):
     assert editor.replace(closed, "synonyms", random.Random(0)) is None  # no synonym: no pair
     assert editor.negate("the door was closed all day long") == "the door was not closed all day long"
     assert editor.negate("the door was not closed") == "the door was closed"
+
+
+def test_the_antonym_table_extends_to_synonyms_but_never_pairs_two_words_of_one_synset(wordnet_folder):
+    table = everyday_pairs.opposites_table(everyday_pairs.WordNet(wordnet_folder))
+    # purchase shares buy's synset, so it is sell's antonym too; force is in both push's and pull's synsets
+    assert table["antonyms"] == [["buy", "sell"], ["closed", "open"], ["pull", "push"], ["purchase", "sell"]]
+    assert table["irregular_forms"] == {"bought": ["buy"], "sold": ["sell"]}
 
 
 def test_pairs_are_balanced_reproducible_and_never_identical(wordnet_folder):

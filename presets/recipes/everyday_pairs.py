@@ -230,6 +230,30 @@ class WordNet:
         return readings
 
 
+def opposites_table(wordnet):
+    """`OppositeWordsCheck` arguments from WordNet: its antonym pairs among common single words, each
+    extended to the other words of its synsets (indirect antonyms: hard / easy through difficult) but never
+    to two words that share a synset, and the irregular forms of those words ("lost" -> "lose")."""
+    antonyms = set()
+    for words, pointers in wordnet.synsets.values():
+        for pointer in pointers:
+            if pointer[0] == "!":
+                opposites = wordnet.synsets[(pointer[2].replace("s", "a"), pointer[1])][0]
+                antonyms.update(tuple(sorted((a, b))) for a in words for b in opposites
+                                if a != b and wordnet.common(a) and wordnet.common(b))
+    lemmas = {word for pair in antonyms for word in pair}
+    synsets_of = collections.defaultdict(set)  # "force" is both push's synonym and pull's: not an antonym of either
+    for key, (words, _) in wordnet.synsets.items():
+        for word in lemmas.intersection(words):
+            synsets_of[word].add(key)
+    antonyms = {pair for pair in antonyms if not synsets_of[pair[0]] & synsets_of[pair[1]]}
+    irregular = {}
+    for form, lemma in wordnet.lemmas.items():
+        if lemma in lemmas and form != lemma:
+            irregular.setdefault(form, []).append(lemma)
+    return {"antonyms": sorted(list(pair) for pair in antonyms), "irregular_forms": irregular}
+
+
 def _people(fake):
     first, second = fake.first_name(), fake.first_name()
     while second == first:

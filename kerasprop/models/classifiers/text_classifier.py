@@ -24,6 +24,7 @@ from kerasprop.hub.converters import (
     classification_heads,
     deberta_v3,  # noqa: F401 (registers the deberta-v2 converter)
 )
+from kerasprop.models.classifiers.opposites import OppositeWordsCheck
 from kerasprop.models.runtime.deferred_init import deferred_initialisation
 from kerasprop.models.runtime.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
 from kerasprop.models.task_model import KerasTaskModel
@@ -38,13 +39,18 @@ class ClassifierTask(KerasTaskModel):
     Text pairs (`"text-pair-classification"`: paraphrase, entailment, ...) are
     packed as the tokenizer's pair encoding (`[CLS] a [SEP] b [SEP]` for BERT,
     `<s> a </s></s> b </s>` for RoBERTa) and scored over the model's classes.
+    With `opposites` (an `OppositeWordsCheck` or its config), pairs that differ
+    only by antonyms or a negation get the check's verdict (see
+    `kerasprop.models.classifiers.opposites`); it is part of the config, so
+    presets keep it, and it speaks only while the model's classes are its two labels.
     """
 
     default_tasks = ("text-classification", "text-pair-classification")
 
-    def __init__(self, *args, class_names=None, **kwargs):
+    def __init__(self, *args, class_names=None, opposites=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.class_names = list(class_names) if class_names is not None else None
+        self.opposites = OppositeWordsCheck.from_config(opposites) if isinstance(opposites, dict) else opposites
 
     @classmethod
     @deferred_initialisation()
@@ -92,12 +98,19 @@ class ClassifierTask(KerasTaskModel):
     def predict_text_pair_classification(self, request):
         if not self.class_names:
             raise ValueError(f"Model '{self.name}' has learnt no labels yet: finetune it first.")
-        probabilities = softmax(self.class_logits(request.inputs["text"], request.inputs["text_pair"]))
-        return [ranked(zip(self.class_names, row), request.options["top_k"]) for row in probabilities]
+        texts, text_pairs = request.inputs["text"], request.inputs["text_pair"]
+        outputs = []
+        for text, text_pair, row in zip(texts, text_pairs, softmax(self.class_logits(texts, text_pairs))):
+            scores = dict(zip(self.class_names, row.tolist()))
+            if self.opposites is not None:
+                scores = self.opposites.apply(text, text_pair, scores)
+            outputs.append(ranked(scores.items(), request.options["top_k"]))
+        return outputs
 
     def get_config(self):
         config = super().get_config()
-        config.update(class_names=None if self.class_names is None else list(self.class_names))
+        config.update(class_names=None if self.class_names is None else list(self.class_names),
+                      opposites=None if self.opposites is None else self.opposites.get_config())
         return config
 
 
