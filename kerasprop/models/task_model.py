@@ -158,6 +158,18 @@ class KerasTaskModel(BaseModel):
         if hasattr(self, "generate_function"):
             self.generate_function = None
 
+    def compile_from_config(self, config):
+        """Compiles as the saved model was compiled, with its optimizer built so that its state loads too.
+
+        Keras calls this when it rebuilds a compiled model from its config (a
+        pickled model, a `.keras` file) and, for a Task's custom `compile`,
+        would otherwise skip compiling with a warning, then drop the saved
+        optimizer state with another.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def predict_features(self, features):
         """`keras.Model.predict_on_batch` on features the preprocessor already made (numpy out).
 

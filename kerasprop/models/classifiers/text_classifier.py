@@ -183,11 +183,16 @@ class SupervisedTextClassifier(ClassifierTask):
         if names == self.class_names:
             return
         backbone, preprocessor = self.backbone, self.preprocessor
+        old_head = [layer for layer in self._layers if not isinstance(layer, keras.layers.InputLayer)
+                    and layer is not backbone and layer is not preprocessor]
         config = self.get_config()
         config.update(backbone=backbone, preprocessor=preprocessor, num_classes=len(names), class_names=names)
         type(self).__init__(self, **config)
         # Re-initialising a Keras model under torch drops the sublayers set before Model.__init__.
         self.backbone, self.preprocessor = backbone, preprocessor
+        # ...and every backend keeps tracking the old head beside the new one (its weights would be trained,
+        # saved, pickled and given optimizer slots), though the new model's graph no longer uses it.
+        self._layers[:] = [layer for layer in self._layers if not any(layer is old for old in old_head)]
 
     def process_batch(self, params, task="text-classification", max_length=128, **options):
         """`(texts, class indices)` for `fit`, from params {"texts", "labels"}; sets the sequence length.
