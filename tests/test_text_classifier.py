@@ -112,6 +112,15 @@ def test_save_load_and_dill_round_trips(finetuned, tmp_path):
             np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-6)
 
 
+def test_an_untrained_model_unpickles_without_optimizer_slots_or_warnings(bert_checkpoint):
+    model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))  # keras-hub compiles every Task
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        unpickled = dill.loads(dill.dumps(model))
+    assert not unpickled.optimizer.built  # no AdamW slots, twice the weights, for a model that never trained
+    assert unpickled.class_names == model.class_names
+
+
 def test_pre_finetuning_resets_the_head_only_for_new_labels(bert_checkpoint):
     model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))
     backbone_weights = model.backbone.get_weights()
@@ -128,6 +137,9 @@ def test_pre_finetuning_resets_the_head_only_for_new_labels(bert_checkpoint):
         np.testing.assert_array_equal(before, after)
     with pytest.raises(ValueError, match="not among the model's classes"):
         model.process_batch({"texts": ["x"], "labels": ["e"]}, task="text-classification")
+    model.pre_finetuning(["x", "y"])  # again: the new head is tracked, whatever ids Python reuses
+    assert len(model.variables) == variables
+    assert any(v is model.get_layer("logits").kernel for v in model.trainable_variables)
 
 
 def test_label_mappings_are_deterministic():

@@ -159,16 +159,23 @@ class KerasTaskModel(BaseModel):
             self.generate_function = None
 
     def compile_from_config(self, config):
-        """Compiles as the saved model was compiled, with its optimizer built so that its state loads too.
+        """Compiles as the saved model was compiled; a model saved mid-training gets its optimizer state back.
 
         Keras calls this when it rebuilds a compiled model from its config (a
-        pickled model, a `.keras` file) and, for a Task's custom `compile`,
-        would otherwise skip compiling with a warning, then drop the saved
-        optimizer state with another.
+        pickled model, a `.keras` file); for a Task's custom `compile` it would
+        otherwise skip compiling with a warning, then drop the saved optimizer
+        state with another. The optimizer's slots are built only when the saved
+        state holds them (keras-hub compiles every Task, trained or not).
         """
         self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        optimizer, load = self.optimizer, self.optimizer.load_own_variables
+
+        def load_own_variables(store):
+            if not optimizer.built and len(store.keys()) > len(optimizer.variables):
+                optimizer.build(self.trainable_variables)
+            load(store)
+
+        optimizer.load_own_variables = load_own_variables
 
     def predict_features(self, features):
         """`keras.Model.predict_on_batch` on features the preprocessor already made (numpy out).

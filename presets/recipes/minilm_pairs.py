@@ -147,11 +147,14 @@ def write_card(folder, records):
              "`OppositeWordsCheck` (`kerasprop/models/classifiers/opposites.py`) compares the content words of the "
              f"two sentences with {records['opposites']['antonyms']} antonym pairs from WordNet 3.0 and gives its "
              "verdict a probability of at least 0.9. It speaks only when nothing but the antonyms or a negation "
-             "differs and the shared words keep their order (\"Jack sold his bike to Emma.\" / \"Emma bought "
-             "Jack's bike.\" is left to the model); on "
-             f"{records['opposites']['pairs']:,} generated pairs (another seed than training's) it spoke on "
-             f"{records['opposites']['spoke']} and was right on {records['opposites']['right']}. Set "
-             "`model.opposites = None` to use the model alone."),
+             "differs and, for antonyms, the shared words keep their order and a passive agent is on both sides or "
+             "neither (\"Jack sold his bike to Emma.\" / \"Emma bought Jack's bike.\" is left to the model). It "
+             "takes antonyms as complementary, so \"The coffee isn't hot.\" / \"The coffee is cold.\" counts as "
+             f"the same. On {records['opposites']['pairs']:,} generated pairs (another seed than training's) it "
+             f"spoke on {records['opposites']['spoke']} and was right on {records['opposites']['right']}; those "
+             "pairs are made with the same WordNet antonyms and negations, so this shows that it does what it says, "
+             "not that it generalises (the hand-written sets below do that). Set `model.opposites = None` to use "
+             "the model alone."),
             ("Quality on held-out data",
              f"On `presets/recipes/heldout/pairs_everyday.json`, {quality['of']} everyday pairs written by hand "
              f"(half paraphrases, half near-misses): **{quality['right']} of {quality['of']}** labelled right "

@@ -16,25 +16,31 @@ both:
   exam wasn't difficult.");
 - two or more antonym pairs and nothing else, with the same negation: different.
 
-The words the sentences share must also come in the same order: "Jack sold his
-bike to Emma." / "Emma bought Jack's bike." swaps the roles with the verb (buy
-and sell are converses there, not opposites) and is left to the model. Every
-other pair is left to the model. The antonyms are WordNet 3.0's (a
+For antonyms, the words the sentences share must also come in the same order,
+and a passive agent ("by Emma") must be on both sides or neither: "Jack sold
+his bike to Emma." / "Emma bought Jack's bike." and "... / Jack's bike was
+bought by Emma." swap the roles with the verb (buy and sell are converses
+there, not opposites) and are left to the model. Antonyms are taken as
+complementary: "The coffee isn't hot." / "The coffee is cold." counts as the
+same, which is looser than strict reading. Every other pair is left to the model. The antonyms are WordNet 3.0's (a
 table that `presets/recipes/everyday_pairs.py` extracts), with their irregular
 forms ("lost" -> "lose"); regular inflections are reduced by suffix rules.
 """
 
 import re
 
-NEGATIONS = frozenset("not never no nobody nothing none neither nor nowhere".split())
+NEGATIONS = frozenset("not never no nobody nothing none neither nowhere".split())  # neither ... nor: once
 #: Words that carry no fact of their own for this comparison.
 FUNCTION_WORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being am
 do does did have has had it its this that these those there their they them he she his her him we our us you your i my
 me so than then too very can could will would shall should may might must just also only into about all any each
 more most other some such own same what which who whom when where why how yet still already again now ever even
-really actually please 's""".split()) - NEGATIONS
+really actually please nor""".split()) - NEGATIONS
 _CONTRACTIONS = {"won't": "will not", "can't": "can not", "cannot": "can not", "shan't": "shall not"}
+_SUFFIXES = {"n't": " not", "'ll": " will", "'ve": " have", "'m": " am", "'re": " are", "'d": " would"}
+_SUFFIX = re.compile(r"(?<=[a-z])(n't|'ll|'ve|'m|'re|'d)\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'s)?")
+_INTERJECTION = re.compile(r"^\W*(no|yes)\W*[,!.;]")  # "No, I can't swim." negates nothing on its own
 
 
 class OppositeWordsCheck:
@@ -71,8 +77,8 @@ class OppositeWordsCheck:
 
     def verdict(self, text, text_pair):
         """`same`, `different` or None (the words alone do not decide)."""
-        words, negated = self._read(text)
-        pair_words, pair_negated = self._read(text_pair)
+        words, negated, agent = self._read(text)
+        pair_words, pair_negated, pair_agent = self._read(text_pair)
         only = [w for w in words if not any(w & other for other in pair_words)]
         pair_only = [w for w in pair_words if not any(w & other for other in words)]
         flipped = negated != pair_negated
@@ -82,9 +88,9 @@ class OppositeWordsCheck:
         paired = {id(a) for a, _ in opposed}, {id(b) for _, b in opposed}
         if paired != ({id(a) for a in only}, {id(b) for b in pair_only}):
             return None  # something other than antonyms differs
-        if not _same_order(words, pair_words):
+        if agent != pair_agent or not _same_order(words, pair_words):
             return None  # "Jack sold his bike to Emma." / "Emma bought Jack's bike.": converses, not opposites
-        if len(opposed) == 1 and len(only) == 1 and len(pair_only) == 1:
+        if len(only) == 1 and len(pair_only) == 1:
             return self.same if flipped else self.different
         return None if flipped else self.different
 
@@ -98,15 +104,16 @@ class OppositeWordsCheck:
         return {decided: kept, other: 1 - kept}
 
     def _read(self, text):
-        """(one set of candidate lemmas per content word, whether the sentence is negated an odd number of times)."""
-        text = text.lower().replace("\u2019", "'")
+        """(one set of candidate lemmas per content word, whether the sentence is negated an odd number of
+        times, whether it names a passive agent: "by")."""
+        text = _INTERJECTION.sub("", text.lower().replace("\u2019", "'"))
         for contraction, full in _CONTRACTIONS.items():
             text = text.replace(contraction, full)
-        tokens = _TOKEN.findall(text.replace("n't", " not"))
+        text = _SUFFIX.sub(lambda found: _SUFFIXES[found.group(1)], text)
+        tokens = [token.removesuffix("'s") for token in _TOKEN.findall(text)]
         negated = sum(token in NEGATIONS for token in tokens) % 2 == 1
-        words = [self._lemmas(token.removesuffix("'s")) for token in tokens
-                 if token not in NEGATIONS and token not in FUNCTION_WORDS]
-        return words, negated
+        words = [self._lemmas(token) for token in tokens if token not in NEGATIONS and token not in FUNCTION_WORDS]
+        return words, negated, "by" in tokens
 
     def _lemmas(self, word):
         """The word and the lemmas it may be an inflection of."""
@@ -130,7 +137,13 @@ class OppositeWordsCheck:
 
 
 def _same_order(words, pair_words):
-    """Whether the words the two sentences share come in the same order in both."""
-    positions = [next(i for i, other in enumerate(pair_words) if word & other)
-                 for word in words if any(word & other for other in pair_words)]
-    return positions == sorted(positions)
+    """Whether the words the two sentences share come in the same order in both (a longest common
+    subsequence that holds every shared word of the sentence with fewer)."""
+    shared = [w for w in words if any(w & other for other in pair_words)]
+    pair_shared = [w for w in pair_words if any(w & other for other in words)]
+    longest = [[0] * (len(pair_shared) + 1) for _ in range(len(shared) + 1)]
+    for i, word in enumerate(shared):
+        for j, other in enumerate(pair_shared):
+            longest[i + 1][j + 1] = (longest[i][j] + 1 if word & other
+                                     else max(longest[i][j + 1], longest[i + 1][j]))
+    return longest[-1][-1] == min(len(shared), len(pair_shared))

@@ -192,7 +192,10 @@ class SupervisedTextClassifier(ClassifierTask):
         self.backbone, self.preprocessor = backbone, preprocessor
         # ...and every backend keeps tracking the old head beside the new one (its weights would be trained,
         # saved, pickled and given optimizer slots), though the new model's graph no longer uses it.
-        self._layers[:] = [layer for layer in self._layers if not any(layer is old for old in old_head)]
+        for layer in old_head:
+            self._tracker.untrack(layer)
+        if hasattr(self, "_track_variables"):  # torch: the parameters registered for the module
+            self._track_variables()
 
     def process_batch(self, params, task="text-classification", max_length=128, **options):
         """`(texts, class indices)` for `fit`, from params {"texts", "labels"}; sets the sequence length.
