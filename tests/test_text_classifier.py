@@ -47,8 +47,7 @@ def finetuned(bert_checkpoint):
     x, y = model.process_batch(params, task="text-classification", max_length=16)
     model.compile(optimizer=keras.optimizers.AdamW(2e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(192, seed=0).batch(16), epochs=6, verbose=0,
-              shuffle=False)  # the dataset shuffles itself
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(192, seed=0).batch(16), epochs=6, verbose=0)
     return model
 
 
@@ -110,6 +109,17 @@ def test_save_load_and_dill_round_trips(finetuned, tmp_path):
         for got, want in zip(restored(task_input, task="text-classification"), expected):
             assert list(got) == list(want)
             np.testing.assert_allclose(list(got.values()), list(want.values()), atol=1e-6)
+
+
+def test_fit_on_a_dataset_does_not_warn_that_keras_ignores_shuffle(bert_checkpoint):
+    model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))
+    model.preprocessor.sequence_length = 16  # the tiny checkpoint has 64 positions
+    data = tf.data.Dataset.from_tensor_slices((["the team scored", "bread and soup"], [2, 0])).batch(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(data, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert not [w for w in caught if "shuffle" in str(w.message)]
 
 
 def test_an_untrained_model_unpickles_without_optimizer_slots_or_warnings(bert_checkpoint):

@@ -20,6 +20,7 @@ survive `save_to_preset` / `from_preset`.
 import contextlib
 import functools
 import os
+import sys
 import warnings
 
 import keras
@@ -157,6 +158,25 @@ class KerasTaskModel(BaseModel):
         self.__dict__.pop("_preprocessing_built", None)  # new layers (a head, quantized ones) may be unbuilt
         if hasattr(self, "generate_function"):
             self.generate_function = None
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras' `fit`; on a `tf.data.Dataset` `shuffle` defaults to False.
+
+        A dataset shuffles itself (`.shuffle(buffer_size)`), if at all: Keras
+        ignores `shuffle` for it, yet warns on every call that its own default,
+        `shuffle=True`, was passed.
+
+        Example:
+        >>> import tensorflow as tf
+        >>> from kerasprop.models import SupervisedTextClassifier
+        >>> model = SupervisedTextClassifier.from_preset("bert_tiny_en_uncased", num_classes=2)  # doctest: +SKIP
+        >>> data = tf.data.Dataset.from_tensor_slices((["good", "bad"], [1, 0])).batch(2)
+        >>> model.fit(data, epochs=1)  # doctest: +SKIP
+        """
+        tf = sys.modules.get("tensorflow")
+        if tf is not None and isinstance(x, tf.data.Dataset) and not args and "shuffle" not in kwargs:
+            kwargs["shuffle"] = False
+        return super().fit(x, y, *args, **kwargs)
 
     def compile_from_config(self, config):
         """Compiles as the saved model was compiled; a model saved mid-training gets its optimizer state back.
