@@ -47,39 +47,37 @@ def step_products(model, batch):
 
 
 def flops(lhs, rhs, dimension_numbers):
+    """Floating-point operations of one `dot_general`: 2 x batch x lhs free x contracted x rhs free."""
     import numpy as np
 
     (contracting, _), (batch, _) = dimension_numbers
-    free = [d for d in range(len(lhs)) if d not in contracting and d not in batch]
-    rhs_free = np.prod(rhs) / np.prod([lhs[d] for d in (*contracting, *batch)])
-    return 2.0 * np.prod([lhs[d] for d in (*batch, *free, *contracting)]) * rhs_free
+    return 2.0 * np.prod(lhs) * np.prod(rhs) / np.prod([lhs[d] for d in (*contracting, *batch)])
 
 
-def product_seconds(lhs, rhs, dimension_numbers, repeats=5):
-    """Best seconds of one float32 `dot_general` of these shapes, compiled alone by XLA."""
-    import jax
-    import jax.numpy as jnp
-
-    a, b = jnp.ones(lhs, jnp.float32), jnp.ones(rhs, jnp.float32)
-    product = jax.jit(lambda a, b: jax.lax.dot_general(a, b, dimension_numbers))
-    product(a, b).block_until_ready()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product(a, b).block_until_ready()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def best_rate(run, repeats=20):
-    """GFLOP/s of the best of `repeats` calls of a product of W5's shapes."""
+def best_seconds(run, repeats):
+    """The fastest of `repeats` calls of `run`, after one call to warm it up (compile)."""
     run()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         run()
         best = min(best, time.perf_counter() - start)
-    return 2 * M * K * N / best / 1e9
+    return best
+
+
+def product_seconds(lhs, rhs, dimension_numbers):
+    """Best seconds of one float32 `dot_general` of these shapes, compiled alone by XLA."""
+    import jax
+    import jax.numpy as jnp
+
+    a, b = jnp.ones(lhs, jnp.float32), jnp.ones(rhs, jnp.float32)
+    product = jax.jit(lambda a, b: jax.lax.dot_general(a, b, dimension_numbers))
+    return best_seconds(lambda: product(a, b).block_until_ready(), repeats=5)
+
+
+def best_rate(run):
+    """GFLOP/s of the best of 20 calls of a product of W5's shapes."""
+    return 2 * M * K * N / best_seconds(run, repeats=20) / 1e9
 
 
 def main():
@@ -119,6 +117,7 @@ def main():
     floor = total / 1e9 / rates["jax float32"]
     print(f"the products at JAX's best float32 rate: {floor:.3f} s/step ({floor / allowed:.0%} of what 1.25x allows)")
     print(f"the products each compiled alone by XLA, float32: {alone:.3f} s/step ({alone / allowed:.0%})")
+
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -55,7 +55,8 @@ def check_on_generated_pairs(check, count=6000, seed=SEED + 1):
     """How often `check` gives a verdict on generated pairs of another seed than training's, and how often it
     is right."""
     params = everyday_pairs.pair_examples(seed, count)
-    verdicts = [(check.verdict(a, b), label) for a, b, label in zip(params["texts"], params["text_pairs"], params["labels"])]
+    verdicts = [(check.verdict(a, b), label)
+                for a, b, label in zip(params["texts"], params["text_pairs"], params["labels"])]
     spoken = [(verdict, label) for verdict, label in verdicts if verdict is not None]
     return {"pairs": count, "spoke": len(spoken), "right": sum(verdict == label for verdict, label in spoken)}
 

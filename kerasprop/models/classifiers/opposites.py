@@ -22,9 +22,10 @@ his bike to Emma." / "Emma bought Jack's bike." and "... / Jack's bike was
 bought by Emma." swap the roles with the verb (buy and sell are converses
 there, not opposites) and are left to the model. Antonyms are taken as
 complementary: "The coffee isn't hot." / "The coffee is cold." counts as the
-same, which is looser than strict reading. Every other pair is left to the model. The antonyms are WordNet 3.0's (a
-table that `presets/recipes/everyday_pairs.py` extracts), with their irregular
-forms ("lost" -> "lose"); regular inflections are reduced by suffix rules.
+same, which is looser than strict reading. Every other pair is left to the
+model. The antonyms are WordNet 3.0's (a table that
+`presets/recipes/everyday_pairs.py` extracts), with their irregular forms
+("lost" -> "lose"); regular inflections are reduced by suffix rules.
 """
 
 import re
@@ -79,8 +80,8 @@ class OppositeWordsCheck:
         """`same`, `different` or None (the words alone do not decide)."""
         words, negated, agent = self._read(text)
         pair_words, pair_negated, pair_agent = self._read(text_pair)
-        only = [w for w in words if not any(w & other for other in pair_words)]
-        pair_only = [w for w in pair_words if not any(w & other for other in words)]
+        shared, only = _split(words, pair_words)
+        pair_shared, pair_only = _split(pair_words, words)
         flipped = negated != pair_negated
         if not only and not pair_only:
             return self.different if flipped else None
@@ -88,7 +89,7 @@ class OppositeWordsCheck:
         paired = {id(a) for a, _ in opposed}, {id(b) for _, b in opposed}
         if paired != ({id(a) for a in only}, {id(b) for b in pair_only}):
             return None  # something other than antonyms differs
-        if agent != pair_agent or not _same_order(words, pair_words):
+        if agent != pair_agent or not _same_order(shared, pair_shared):
             return None  # "Jack sold his bike to Emma." / "Emma bought Jack's bike.": converses, not opposites
         if len(only) == 1 and len(pair_only) == 1:
             return self.same if flipped else self.different
@@ -136,11 +137,15 @@ class OppositeWordsCheck:
         return cls(**config)
 
 
-def _same_order(words, pair_words):
-    """Whether the words the two sentences share come in the same order in both (a longest common
+def _split(words, others):
+    """(the words that match one of `others`, the words that match none), each in sentence order."""
+    matched = [any(word & other for other in others) for word in words]
+    return [w for w, m in zip(words, matched) if m], [w for w, m in zip(words, matched) if not m]
+
+
+def _same_order(shared, pair_shared):
+    """Whether the words two sentences share come in the same order in both (a longest common
     subsequence that holds every shared word of the sentence with fewer)."""
-    shared = [w for w in words if any(w & other for other in pair_words)]
-    pair_shared = [w for w in pair_words if any(w & other for other in words)]
     longest = [[0] * (len(pair_shared) + 1) for _ in range(len(shared) + 1)]
     for i, word in enumerate(shared):
         for j, other in enumerate(pair_shared):
