@@ -54,21 +54,11 @@ def flops(lhs, rhs, dimension_numbers):
     return 2.0 * np.prod(lhs) * np.prod(rhs) / np.prod([lhs[d] for d in (*contracting, *batch)])
 
 
-def best_seconds(run, repeats):
-    """The fastest of `repeats` calls of `run`, after one call to warm it up (compile)."""
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def product_seconds(lhs, rhs, dimension_numbers):
     """Best seconds of one float32 `dot_general` of these shapes, compiled alone by XLA."""
     import jax
     import jax.numpy as jnp
+    from predict_features import best_seconds
 
     a, b = jnp.ones(lhs, jnp.float32), jnp.ones(rhs, jnp.float32)
     product = jax.jit(lambda a, b: jax.lax.dot_general(a, b, dimension_numbers))
@@ -77,6 +67,8 @@ def product_seconds(lhs, rhs, dimension_numbers):
 
 def best_rate(run):
     """GFLOP/s of the best of 20 calls of a product of W5's shapes."""
+    from predict_features import best_seconds
+
     return 2 * M * K * N / best_seconds(run, repeats=20) / 1e9
 
 
