@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from kerasprop.models.classifiers.word_differences import WordDifferenceCheck
 from presets.recipes import everyday_pairs
 
 DATA = {
@@ -73,11 +74,21 @@ def test_edits_keep_the_sense_and_the_inflection(editor):
     assert editor.negate("the door was not closed") == "the door was closed"
 
 
-def test_the_antonym_table_extends_to_synonyms_but_never_pairs_two_words_of_one_synset(wordnet_folder):
-    table = everyday_pairs.opposites_table(everyday_pairs.WordNet(wordnet_folder))
+def test_the_word_check_tables_come_from_the_synsets_their_senses_and_hypernyms(wordnet_folder):
+    wordnet = everyday_pairs.WordNet(wordnet_folder)
+    table = everyday_pairs.word_check_table(wordnet)
     # purchase shares buy's synset, so it is sell's antonym too; force is in both push's and pull's synsets
     assert table["antonyms"] == [["buy", "sell"], ["closed", "open"], ["pull", "push"], ["purchase", "sell"]]
     assert table["irregular_forms"] == {"bought": ["buy"], "sold": ["sell"]}
+    assert table["synonyms"] == [["buy", "purchase"], ["force", "pull"], ["force", "push"]]
+    # pull is force's second sense: with one sense per word, only push is force's synonym
+    assert everyday_pairs.word_check_table(wordnet, senses=1)["synonyms"] == [["buy", "purchase"], ["force", "push"]]
+    # a word and its hypernym are related, two of its hyponyms are not: "thursday" / "friday" stays a different fact
+    assert table["related"] == [["friday", "weekday"], ["thursday", "weekday"]]
+    check = WordDifferenceCheck(**table)
+    assert check.verdict("The meeting was moved to thursday.", "The meeting was moved to friday.") == "not_paraphrase"
+    assert check.verdict("The meeting was moved to thursday.", "The meeting was moved to a weekday.") is None
+    assert check.verdict("She bought a car.", "She purchased a car.") == "paraphrase"
 
 
 def test_pairs_are_balanced_reproducible_and_never_identical(wordnet_folder):

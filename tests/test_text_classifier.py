@@ -12,6 +12,7 @@ import transformers
 
 import kerasprop
 from kerasprop.models import BertSupervisedTextClassifier, SupervisedTextClassifier
+from kerasprop.models.classifiers.pair_similarity import SimilarityBlend
 from kerasprop.models.classifiers.text_classifier import label_mapping
 from kerasprop.schemas import get_schema
 from tiny_models import FILLER, KEYWORDS, keyword_dataset
@@ -135,8 +136,10 @@ def test_pre_finetuning_resets_the_head_only_for_new_labels(bert_checkpoint):
     model = SupervisedTextClassifier.from_preset(str(bert_checkpoint[0]))
     backbone_weights = model.backbone.get_weights()
     head = np.asarray(keras.ops.convert_to_numpy(model.output_dense.kernel))
+    model.similarity = SimilarityBlend()
     model.pre_finetuning({0: "neg", 1: "neutral", 2: "pos"})
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.output_dense.kernel), head)
+    assert model.similarity is None  # the model trained on the user's pairs is scored alone
     variables = len(model.variables)
     model.pre_finetuning(["b", "a", "b", "c", "d"])
     assert model.class_names == ["a", "b", "c", "d"] and model.num_classes == 4

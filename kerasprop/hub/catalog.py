@@ -353,7 +353,8 @@ ENTRIES = [
         "minilm-pairs", _TEXT_CLASSIFIER, "bundled:minilm-pairs", tasks=("text-pair-classification",),
         finetunable_tasks=("text-pair-classification",),
         description="all-MiniLM-L6-v2 (bundled, offline) reading both sentences at once, with LoRA adapters and a "
-                    "head: paraphrase or not, for everyday sentence pairs.",
+                    "head, blended with the sentences' vector similarity, and a WordNet word check: paraphrase or "
+                    "not, for everyday sentence pairs.",
         license="apache-2.0", source="presets/recipes/minilm_pairs.py (generated pairs on the real MiniLM weights)",
     ),
     CatalogEntry(

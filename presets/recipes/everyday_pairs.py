@@ -230,28 +230,47 @@ class WordNet:
         return readings
 
 
-def opposites_table(wordnet):
-    """`OppositeWordsCheck` arguments from WordNet: its antonym pairs among common single words, each
-    extended to the other words of its synsets (indirect antonyms: hard / easy through difficult) but never
-    to two words that share a synset, and the irregular forms of those words ("lost" -> "lose")."""
-    antonyms = set()
-    for words, pointers in wordnet.synsets.values():
-        for pointer in pointers:
-            if pointer[0] == "!":
-                opposites = wordnet.synsets[(pointer[2].replace("s", "a"), pointer[1])][0]
-                antonyms.update(tuple(sorted((a, b))) for a in words for b in opposites
-                                if a != b and wordnet.common(a) and wordnet.common(b))
-    lemmas = {word for pair in antonyms for word in pair}
+#: A word is a synonym of another only in one of its most frequent senses (WordNet's sense order).
+SYNONYM_SENSES = 3
+
+
+def word_check_table(wordnet, senses=SYNONYM_SENSES):
+    """`WordDifferenceCheck` arguments from WordNet.
+
+    - antonyms: WordNet's antonym pairs among common single words, each extended to the other words of
+      its synsets (indirect antonyms: hard / easy through difficult), never two words that share a synset;
+    - synonyms: the single words of each synset that is among the `senses` most frequent senses of each
+      of them (learn / teach share only learn's fifth sense);
+    - related: each synset's single words with those of its hypernyms, and each adjective with those of
+      the adjectives it is similar to (dog / puppy, huge / large), in any sense;
+    - irregular forms of all those words ("lost" -> "lose", "children" -> "child").
+    """
+    def single(words):
+        return {word for word in words if "_" not in word}
+
+    antonyms, related = set(), set()
     synsets_of = collections.defaultdict(set)  # "force" is both push's synonym and pull's: not an antonym of either
-    for key, (words, _) in wordnet.synsets.items():
-        for word in lemmas.intersection(words):
+    for key, (words, pointers) in wordnet.synsets.items():
+        for word in single(words):
             synsets_of[word].add(key)
+        for pointer in pointers:
+            other = wordnet.synsets.get((pointer[2].replace("s", "a"), pointer[1]))
+            if pointer[0] == "!":
+                antonyms.update(tuple(sorted((a, b))) for a in words for b in other[0]
+                                if a != b and wordnet.common(a) and wordnet.common(b))
+            elif pointer[0] in ("@", "@i", "&") and other:
+                related.add(tuple(sorted(single(words) | single(other[0]))))
     antonyms = {pair for pair in antonyms if not synsets_of[pair[0]] & synsets_of[pair[1]]}
+    synonyms = {tuple(sorted(word for word in single(words) if key[1] in wordnet.senses.get((word, key[0]), ())[:senses]))
+                for key, (words, _) in wordnet.synsets.items()}
+    lemmas = set(synsets_of) | {word for pair in antonyms for word in pair}
     irregular = {}
     for form, lemma in wordnet.lemmas.items():
         if lemma in lemmas and form != lemma:
             irregular.setdefault(form, []).append(lemma)
-    return {"antonyms": sorted(list(pair) for pair in antonyms), "irregular_forms": irregular}
+    return {"antonyms": sorted(list(pair) for pair in antonyms), "irregular_forms": irregular,
+            "synonyms": sorted(list(group) for group in synonyms if len(group) > 1),
+            "related": sorted(list(group) for group in related if len(group) > 1)}
 
 
 def _people(fake):

@@ -24,7 +24,8 @@ from kerasprop.hub.converters import (
     classification_heads,
     deberta_v3,  # noqa: F401 (registers the deberta-v2 converter)
 )
-from kerasprop.models.classifiers.opposites import OppositeWordsCheck
+from kerasprop.models.classifiers.pair_similarity import SimilarityBlend
+from kerasprop.models.classifiers.word_differences import WordDifferenceCheck
 from kerasprop.models.runtime.deferred_init import deferred_initialisation
 from kerasprop.models.runtime.inference import MIN_LENGTH_BUCKET, power_of_two_bucket, softmax
 from kerasprop.models.task_model import KerasTaskModel
@@ -39,18 +40,21 @@ class ClassifierTask(KerasTaskModel):
     Text pairs (`"text-pair-classification"`: paraphrase, entailment, ...) are
     packed as the tokenizer's pair encoding (`[CLS] a [SEP] b [SEP]` for BERT,
     `<s> a </s></s> b </s>` for RoBERTa) and scored over the model's classes.
-    With `opposites` (an `OppositeWordsCheck` or its config), pairs that differ
-    only by antonyms or a negation get the check's verdict (see
-    `kerasprop.models.classifiers.opposites`); it is part of the config, so
-    presets keep it, and it speaks only while the model's classes are its two labels.
+    With `similarity` (a `SimilarityBlend` or its config), the probability of
+    "same" is averaged with the similarity of the two sentences' vectors; with
+    `word_check` (a `WordDifferenceCheck` or its config), pairs whose words
+    alone decide (antonyms, a negation, synonyms, one word swapped, two roles
+    exchanged) get the check's verdict. Both are part of the config, so presets
+    keep them, and both speak only while the model's classes are their two labels.
     """
 
     default_tasks = ("text-classification", "text-pair-classification")
 
-    def __init__(self, *args, class_names=None, opposites=None, **kwargs):
+    def __init__(self, *args, class_names=None, similarity=None, word_check=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.class_names = list(class_names) if class_names is not None else None
-        self.opposites = OppositeWordsCheck.from_config(opposites) if isinstance(opposites, dict) else opposites
+        self.similarity = SimilarityBlend.from_config(similarity) if isinstance(similarity, dict) else similarity
+        self.word_check = WordDifferenceCheck.from_config(word_check) if isinstance(word_check, dict) else word_check
 
     @classmethod
     @deferred_initialisation()
@@ -99,18 +103,18 @@ class ClassifierTask(KerasTaskModel):
         if not self.class_names:
             raise ValueError(f"Model '{self.name}' has learnt no labels yet: finetune it first.")
         texts, text_pairs = request.inputs["text"], request.inputs["text_pair"]
-        outputs = []
-        for text, text_pair, row in zip(texts, text_pairs, softmax(self.class_logits(texts, text_pairs))):
-            scores = dict(zip(self.class_names, row.tolist()))
-            if self.opposites is not None:
-                scores = self.opposites.apply(text, text_pair, scores)
-            outputs.append(ranked(scores.items(), request.options["top_k"]))
-        return outputs
+        rows = [dict(zip(self.class_names, row.tolist())) for row in softmax(self.class_logits(texts, text_pairs))]
+        if self.similarity is not None:
+            rows = self.similarity.apply(texts, text_pairs, rows)
+        if self.word_check is not None:
+            rows = [self.word_check.apply(text, text_pair, row) for text, text_pair, row in zip(texts, text_pairs, rows)]
+        return [ranked(row.items(), request.options["top_k"]) for row in rows]
 
     def get_config(self):
         config = super().get_config()
         config.update(class_names=None if self.class_names is None else list(self.class_names),
-                      opposites=None if self.opposites is None else self.opposites.get_config())
+                      similarity=None if self.similarity is None else self.similarity.get_config(),
+                      word_check=None if self.word_check is None else self.word_check.get_config())
         return config
 
 
@@ -178,8 +182,11 @@ class SupervisedTextClassifier(ClassifierTask):
         """Sets the head to `labels` (a dict index -> label, or a list); keeps it if they are the learnt ones.
 
         A new label set gets a freshly initialised head on the same backbone.
+        Finetuning turns the similarity blend off: the model trained on your
+        pairs is scored alone (set `similarity` again to blend it).
         """
         names = label_mapping(labels)
+        self.similarity = None
         if names == self.class_names:
             return
         backbone, preprocessor = self.backbone, self.preprocessor
