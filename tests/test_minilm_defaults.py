@@ -92,7 +92,7 @@ def test_pair_default_tells_paraphrases_from_near_misses_on_hand_written_pairs()
     # The blend and the word check come with the preset; the card's figure for each part holds on every set.
     similarity, word_check = model.similarity, model.word_check
     assert len(word_check.synonyms) == records["word_check"]["synonym_groups"]
-    fairest = {}  # pairs_everyday_4: the set no choice was made on
+    fairest = {}  # pairs_everyday_4: written before the design was chosen
     try:
         for part, parts in (("model", (None, None)), ("word_check", (None, word_check)),
                             ("shipped", (similarity, word_check))):
