@@ -92,7 +92,7 @@ def test_pair_default_tells_paraphrases_from_near_misses_on_hand_written_pairs()
     # The blend and the word check come with the preset; the card's figure for each part holds on every set.
     similarity, word_check = model.similarity, model.word_check
     assert len(word_check.synonyms) == records["word_check"]["synonym_groups"]
-    fairest = {}  # pairs_everyday_4: written before the design was chosen
+    fairest = {}  # written after the last design choice it judges
     try:
         for part, parts in (("model", (None, None)), ("word_check", (None, word_check)),
                             ("shipped", (similarity, word_check))):
@@ -100,11 +100,11 @@ def test_pair_default_tells_paraphrases_from_near_misses_on_hand_written_pairs()
             for path in minilm_pairs.HAND_WRITTEN:
                 got = minilm_pairs.evaluate(model, path)[0]
                 assert got["right"] >= lower_bound(records["parts"][part][path.name]["right"], got["of"]), (part, path)
-                if path == minilm_pairs.HELDOUT_4:
+                if path == minilm_pairs.FAIREST:
                     fairest[part] = got["right"]
         # Each part adds right answers there; half its pairs are paraphrases, so one answer for all gets 18 of 36.
         assert fairest["model"] < fairest["word_check"] < fairest["shipped"]
-        assert fairest["shipped"] >= 18 + 6
+        assert fairest["shipped"] >= 18 + 8
     finally:
         model.similarity, model.word_check = similarity, word_check
 

@@ -11,12 +11,13 @@ SAME, DIFFERENT = "paraphrase", "not_paraphrase"
 @pytest.fixture(scope="module")
 def check():
     antonyms = [["find", "lose"], ["lose", "win"], ["buy", "sell"], ["easy", "difficult"], ["closed", "open"],
-                ["new", "old"], ["early", "late"], ["forget", "remember"]]
+                ["new", "old"], ["early", "late"], ["forget", "remember"], ["borrow", "lend"]]
     synonyms = [["film", "movie"], ["boring", "dull"], ["close", "shut"], ["shop", "store"], ["6", "six"],
                 ["call", "phone"], ["child", "kid"]]
     related = [["dog", "puppy"], ["large", "huge"]]
     return WordDifferenceCheck(antonyms, {"lost": ["lose"], "found": ["find"], "won": ["win"], "bought": ["buy"],
-                                          "sold": ["sell"], "children": ["child"], "came": ["come"]},
+                                          "sold": ["sell"], "children": ["child"], "came": ["come"],
+                                          "lent": ["lend"]},
                                synonyms, related)
 
 
@@ -58,6 +59,17 @@ def check():
     # two words exchanged around one that stays: the roles swap
     ("Tom paid for Lucy's dinner.", "Lucy paid for Tom's dinner.", DIFFERENT),
     ("The children laughed at the clown.", "The clown laughed at the kids.", DIFFERENT),
+    # ... through personal pronouns and possessives (roles), or two runs of two words
+    ("Peter borrowed my umbrella yesterday.", "I borrowed Peter's umbrella yesterday.", DIFFERENT),
+    ("My sister taught me to drive.", "I taught my sister to drive.", DIFFERENT),
+    ("Jack sold his bike to Emma.", "Emma sold her bike to Jack.", DIFFERENT),
+    ("The bakery moved into the old post office.", "The post office moved into the old bakery.", DIFFERENT),
+    # a day, month, colour or clock time on each side, none shared, or another number of the same thing
+    ("The plumber is coming on Monday morning.", "The electrician is coming on Friday evening.", DIFFERENT),
+    ("Our holiday starts in July.", "Our holiday starts in August this year.", DIFFERENT),
+    ("She wore a red dress to the party.", "She wore a green coat to the wedding.", DIFFERENT),
+    ("The film starts at 7:30.", "The film starts at 8:45 tonight.", DIFFERENT),
+    ("We need three eggs for the cake.", "We need 5 eggs for the pancakes.", DIFFERENT),
 ])
 def test_pairs_the_words_alone_decide_are_decided_either_way_round(check, text, text_pair, verdict):
     assert check.verdict(text, text_pair) == verdict
@@ -84,6 +96,15 @@ def test_pairs_the_words_alone_decide_are_decided_either_way_round(check, text, 
     ("My brother is scared of spiders.", "Spiders frighten my brother."),
     ("Tom and Lucy went to Paris.", "Lucy and Tom went to Paris."),
     ("Tom paid for Lucy's dinner.", "Lucy's dinner was paid for by Tom."),
+    # a converse through pronouns, a pronoun moved past an antonym, runs longer than two, runs side by side
+    ("Sara lent me her bike.", "I borrowed Sara's bike."),
+    ("The exam wasn't difficult for me.", "For me, the exam was easy."),
+    ("The museum is a ten-minute walk from the station.", "From the station you can walk to the museum in ten minutes."),
+    ("I gave my mum flowers.", "I gave flowers to my mum."),
+    # numbers of different things, a time in words and in digits, a day on one side only
+    ("Rachel has worked there for twenty years.", "Rachel has worked there for two decades."),
+    ("The bus leaves at ten to six.", "The bus leaves at 5:50."),
+    ("The gym is open every weekday.", "The gym is open Monday to Friday."),
 ])
 def test_every_other_pair_is_left_to_the_model(check, text, text_pair):
     assert check.verdict(text, text_pair) is None

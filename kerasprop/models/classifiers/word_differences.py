@@ -18,16 +18,28 @@ and speaks when what differs is one of these:
   related word such as a hypernym, or a word of the same stem): different ("The parcel arrived on Tuesday." / "The parcel
   arrived on Wednesday.", "... in under four hours." / "... in over four
   hours.");
-- the same words with two of them changing places around the same word:
-  different ("Tom paid for Lucy's dinner." / "Lucy paid for Tom's dinner.").
+- the same words with two of them, or two runs of them, changing places around
+  words that stay: different ("Tom paid for Lucy's dinner." / "Lucy paid for
+  Tom's dinner.", "My sister taught me to drive." / "I taught my sister to
+  drive.", "The library moved to the old post office." / "The post office
+  moved to the old library.");
+- a day, month, colour or clock time on each side, none of them shared, or
+  a different number of the same thing: different ("... on Thursday
+  afternoon." / "... on Friday morning.", "... painted the kitchen yellow." /
+  "... painted the bedroom blue.", "... at seven every weekday." / "... at six
+  every weekend."). A number counts only beside the same next word ("two
+  sisters" / "three sisters", never "twenty years" / "two decades").
 
-Beyond a negation alone, the words the sentences share must come in the same
-order (except in the last rule), and a passive agent ("by Emma") must be on
+Personal pronouns are no content words, but they are kept as roles (I, me and
+my as one): the words and roles the sentences share must come in the same order
+(except in the swap rule), and a passive agent ("by Emma") must be on
 both sides or neither: "Jack
 sold his bike to Emma." / "Emma bought Jack's bike." swaps the roles with the
 verb (buy and sell are converses there, not opposites) and is left to the
 model. Antonyms are taken as complementary: "The coffee isn't hot." / "The
-coffee is cold." counts as the same, which is looser than strict reading. A
+coffee is cold." counts as the same, which is looser than strict reading; a
+paraphrase that moves a pronoun past an antonym ("The exam wasn't difficult for
+me." / "For me, the exam was easy.") is left to the model. A
 verb that relates two people both ways ("Tom met Lucy." / "Lucy met Tom.") is
 read as a swap of roles. Every other pair is left to the model. Antonyms and
 synonyms are WordNet 3.0's (tables that `presets/recipes/everyday_pairs.py`
@@ -53,7 +65,30 @@ _INTERJECTION = re.compile(r"^\W*(no|yes)\W*[,!.;]")  # "No, I can't swim." nega
 #: A word this long or longer inside another marks the two as one stem ("sleep" in "asleep"), never unrelated.
 _STEM_LENGTH = 4
 
-_Reading = collections.namedtuple("_Reading", "words negated agent")
+#: Personal pronouns, by the person they name: kept as roles, not content words.
+_PERSONS = {form: "@" + person for person, forms in (
+    ("i", "i me my mine myself"), ("we", "we us our ours ourselves"), ("you", "you your yours yourself yourselves"),
+    ("he", "he him his himself"), ("she", "she her hers herself"), ("they", "they them their theirs themselves"),
+) for form in forms.split()}
+#: Closed sets of words a pair cannot differ in without stating another fact, by kind.
+_KINDS = {word: kind for kind, words in (
+    ("day", "monday tuesday wednesday thursday friday saturday sunday"),
+    ("month", "january february april june july august september october november december"),  # not may, march
+    ("colour", "red orange yellow green blue purple pink brown black white grey gray"),
+) for word in words.split()}
+_NUMBERS = {word: value for value, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBERS.update({word: value for value, word in enumerate("first second third fourth fifth sixth seventh eighth "
+                                                          "ninth tenth".split(), start=1)})
+_NUMBERS.update(thirty=30, forty=40, fifty=50, sixty=60, seventy=70, eighty=80, ninety=90, hundred=100,
+                thousand=1000, million=10**6)
+#: The most words a run that changes places may have (a swap of longer runs is often a paraphrase: "The museum is
+#: a ten-minute walk from the station." / "From the station you can walk to the museum in ten minutes.").
+_RUN = 2
+_CLOCK_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+
+_Reading = collections.namedtuple("_Reading", "words negated agent roles facts")
 
 
 class WordDifferenceCheck:
@@ -102,7 +137,7 @@ class WordDifferenceCheck:
     def verdict(self, text, text_pair):
         """`same`, `different` or None (the words alone do not decide)."""
         first, second = self._read(text), self._read(text_pair)
-        for rule in (self._opposites, self._synonyms_or_one_word, self._swapped_roles):
+        for rule in (self._opposites, self._synonyms_or_one_word, self._swapped_roles, self._other_facts):
             decided = rule(first, second)
             if decided is not None:
                 return decided
@@ -121,8 +156,7 @@ class WordDifferenceCheck:
 
     def _opposites(self, first, second):
         """A negation alone, or antonyms and nothing else."""
-        shared, only = _split(first.words, second.words)
-        pair_shared, pair_only = _split(second.words, first.words)
+        only, pair_only = _split(first.words, second.words)[1], _split(second.words, first.words)[1]
         flipped = first.negated != second.negated
         if not only and not pair_only:
             return self.different if flipped else None
@@ -130,7 +164,7 @@ class WordDifferenceCheck:
             return None  # "Jack sold his bike to Emma." / "Jack's bike was bought by Emma.": roles swap with the verb
         opposed = [(a, b) for a in only for b in pair_only if any(self._opposite.get(lemma, set()) & b for lemma in a)]
         paired = {id(a) for a, _ in opposed}, {id(b) for _, b in opposed}
-        if paired != ({id(a) for a in only}, {id(b) for b in pair_only}) or not _same_order(shared, pair_shared):
+        if paired != ({id(a) for a in only}, {id(b) for b in pair_only}) or not _same_order(first, second):
             return None  # something other than antonyms differs, or the roles moved
         if len(only) == 1 and len(pair_only) == 1:
             return self.same if flipped else self.different
@@ -138,9 +172,8 @@ class WordDifferenceCheck:
 
     def _synonyms_or_one_word(self, first, second):
         """Synonyms only (the same fact), or one word in the same place replaced by an unrelated word."""
-        shared, only = _split(first.words, second.words)
-        pair_shared, pair_only = _split(second.words, first.words)
-        if not only or not pair_only or first.agent != second.agent or not _same_order(shared, pair_shared):
+        only, pair_only = _split(first.words, second.words)[1], _split(second.words, first.words)[1]
+        if not only or not pair_only or first.agent != second.agent or not _same_order(first, second):
             return None
         rest = [a for a in only if not any(self._synonymous(a, b) for b in pair_only)]
         pair_rest = [b for b in pair_only if not any(self._synonymous(a, b) for a in only)]
@@ -154,28 +187,32 @@ class WordDifferenceCheck:
         return self.different if same_place and self._unrelated(word, pair_word) else None
 
     def _swapped_roles(self, first, second):
-        """The same words, two of them exchanged around a word that stays in place."""
-        if first.negated != second.negated or first.agent != second.agent or len(first.words) != len(second.words):
+        """The same words (or words and roles), two of them or two runs of them exchanged around words that stay."""
+        if first.negated != second.negated or first.agent != second.agent:
             return None  # "Tom paid Lucy." / "Lucy was paid by Tom." keeps the roles
-        free, places = set(range(len(second.words))), []
-        for word in first.words:
-            place = next((j for j in sorted(free) if word & second.words[j] or self._synonymous(word, second.words[j])),
-                         None)
-            if place is None:
-                return None
-            free.discard(place)
-            places.append(place)
-        moved = [i for i, place in enumerate(places) if place != i]
-        if len(moved) != 2:
+        # With roles: "Peter borrowed my umbrella." / "I borrowed Peter's umbrella."; without, pronouns that follow
+        # the people they name do not hide the swap: "Jack sold his bike to Emma." / "Emma sold her bike to Jack."
+        for words, pair_words in ((first.words, second.words), (first.roles, second.roles)):
+            if len(words) == len(pair_words) and _exchanged(words, pair_words, self._same_word):
+                return self.different
+        return None
+
+    def _other_facts(self, first, second):
+        """A day, month, colour or clock time on each side and none shared, or another number of the same thing."""
+        if first.negated != second.negated:
             return None
-        i, k = moved
-        between = [j for j in range(i + 1, k) if first.words[j] & second.words[j]]
-        return self.different if places[i] == k and between else None
+        for kind in first.facts.keys() & second.facts.keys():
+            if not first.facts[kind] & second.facts[kind]:
+                return self.different
+        return None
 
     # --- reading words -------------------------------------------------------------
 
     def _synonymous(self, word, other):
         return _share_a_group(self._synonym_groups, word, other)
+
+    def _same_word(self, word, other):
+        return bool(word & other) or self._synonymous(word, other)
 
     def _unrelated(self, word, other):
         """No lemma, synonym, relation or stem in common ("asleep" / "sleeping" share a stem)."""
@@ -186,15 +223,33 @@ class WordDifferenceCheck:
 
     def _read(self, text):
         """The sentence's content words (one set of candidate lemmas each), whether it is negated an odd number
-        of times, and whether it names a passive agent ("by")."""
+        of times, whether it names a passive agent ("by"), its content words and personal pronouns in order
+        (roles), and the days, months, colours, clock times and counted numbers it names (facts)."""
         text = _INTERJECTION.sub("", text.lower().replace("\u2019", "'"))
         for contraction, full in _CONTRACTIONS.items():
             text = text.replace(contraction, full)
         text = _SUFFIX.sub(lambda found: _SUFFIXES[found.group(1)], text)
+        facts = {}
+        for clock_time in _CLOCK_TIME.findall(text):
+            facts.setdefault("clock time", set()).add(clock_time)
+        text = _CLOCK_TIME.sub(" ", text)
         tokens = [token.removesuffix("'s") for token in _TOKEN.findall(text)]
         negated = sum(token in NEGATIONS for token in tokens) % 2 == 1
-        words = [self._lemmas(token) for token in tokens if token not in NEGATIONS and token not in FUNCTION_WORDS]
-        return _Reading(words, negated, "by" in tokens)
+        words, roles = [], []
+        for place, token in enumerate(tokens):
+            if token in _PERSONS:
+                roles.append({_PERSONS[token]})
+            elif token not in NEGATIONS and token not in FUNCTION_WORDS:
+                words.append(self._lemmas(token))
+                roles.append(words[-1])
+            kind = _KINDS.get(token.removesuffix("s"))
+            if kind:
+                facts.setdefault(kind, set()).add(token.removesuffix("s"))
+            number = int(token) if token.isdigit() else _NUMBERS.get(token)
+            if number is not None:  # numbers count apart what they count: "two sisters", "ten." (a time)
+                counted = tokens[place + 1].removesuffix("s") if place + 1 < len(tokens) else ""
+                facts.setdefault(("number of", counted), set()).add(number)
+        return _Reading(words, negated, "by" in tokens, roles, facts)
 
     def _lemmas(self, word):
         """The word and the lemmas it may be an inflection of."""
@@ -256,12 +311,34 @@ def _index(words, word):
     return next(i for i, other in enumerate(words) if other is word)
 
 
-def _same_order(shared, pair_shared):
-    """Whether the words two sentences share come in the same order in both (a longest common
-    subsequence that holds every shared word of the sentence with fewer)."""
+def _exchanged(words, pair_words, match):
+    """Whether `pair_words` is `words` with two runs of one or two words ("Tom", "my sister", "post office")
+    exchanged around words that stay, one of them the same word (not a synonym: "scared of spiders" / "Spiders
+    frighten" swaps the roles with the verb)."""
+    if all(map(match, words, pair_words)):
+        return False
+    size = len(words)
+    for start in range(size):
+        for middle in range(start + 1, min(start + _RUN, size) + 1):
+            for end in range(middle + 1, size):
+                for stop in range(end + 1, min(end + _RUN, size) + 1):
+                    run, between, other_run = words[start:middle], words[middle:end], words[end:stop]
+                    staying = pair_words[start + len(other_run):start + len(other_run) + len(between)]
+                    if (all(map(match, words[:start] + other_run + between + run + words[stop:], pair_words))
+                            and any(map(set.intersection, between, staying))):
+                        return True
+    return False
+
+
+def _same_order(first, second):
+    """Whether the words and roles two readings share come in the same order in both (a longest common
+    subsequence that holds every shared one of the reading with fewer)."""
+    shared = [role for role in first.roles if any(role & other for other in second.roles)]
+    pair_shared = [role for role in second.roles if any(role & other for other in first.roles)]
     longest = [[0] * (len(pair_shared) + 1) for _ in range(len(shared) + 1)]
     for i, word in enumerate(shared):
         for j, other in enumerate(pair_shared):
             longest[i + 1][j + 1] = (longest[i][j] + 1 if word & other
                                      else max(longest[i][j + 1], longest[i + 1][j]))
     return longest[-1][-1] == min(len(shared), len(pair_shared))
+
