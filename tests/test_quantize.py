@@ -93,6 +93,23 @@ def test_a_quantized_model_saves_its_int8_backbone_and_reloads_the_same(keraspro
     assert weights < 30e6  # MiniLM's backbone in int8 (about 24 MB; 90 MB in float32)
 
 
+def test_quantizing_collects_garbage_once_not_per_dropped_variable(monkeypatch):
+    """Keras' layers run `gc.collect()` for every variable they drop (seconds per model on a busy process)."""
+    import gc
+
+    from tiny_models import tiny_text_classifier
+
+    model = tiny_text_classifier()
+    calls = []
+    monkeypatch.setattr(gc, "collect", lambda *args: calls.append(args) or 0)
+    model.quantize("int8")
+    assert len(calls) == 1
+    assert model.backbone.get_layer("transformer_layer_0")._self_attention_layer._query_dense \
+        .quantization_mode == "int8"
+    gc.collect()
+    assert len(calls) == 2  # the collector is back afterwards
+
+
 def test_bad_quantization_requests_are_refused_by_name(minilm_int8):
     with pytest.raises(ValueError, match="'quantize' must be one of"):
         kerasprop.TextVectorisation(quantize="int3")
