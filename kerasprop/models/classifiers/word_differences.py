@@ -156,7 +156,7 @@ class WordDifferenceCheck:
 
     def _opposites(self, first, second):
         """A negation alone, or antonyms and nothing else."""
-        only, pair_only = _split(first.words, second.words)[1], _split(second.words, first.words)[1]
+        only, pair_only = _unmatched(first.words, second.words), _unmatched(second.words, first.words)
         flipped = first.negated != second.negated
         if not only and not pair_only:
             return self.different if flipped else None
@@ -172,7 +172,7 @@ class WordDifferenceCheck:
 
     def _synonyms_or_one_word(self, first, second):
         """Synonyms only (the same fact), or one word in the same place replaced by an unrelated word."""
-        only, pair_only = _split(first.words, second.words)[1], _split(second.words, first.words)[1]
+        only, pair_only = _unmatched(first.words, second.words), _unmatched(second.words, first.words)
         if not only or not pair_only or first.agent != second.agent or not _same_order(first, second):
             return None
         rest = [a for a in only if not any(self._synonymous(a, b) for b in pair_only)]
@@ -192,7 +192,10 @@ class WordDifferenceCheck:
             return None  # "Tom paid Lucy." / "Lucy was paid by Tom." keeps the roles
         # With roles: "Peter borrowed my umbrella." / "I borrowed Peter's umbrella."; without, pronouns that follow
         # the people they name do not hide the swap: "Jack sold his bike to Emma." / "Emma sold her bike to Jack."
-        for words, pair_words in ((first.words, second.words), (first.roles, second.roles)):
+        readings = [(first.words, second.words)]
+        if (first.roles, second.roles) != readings[0]:  # the same lists when neither sentence has a pronoun
+            readings.append((first.roles, second.roles))
+        for words, pair_words in readings:
             if len(words) == len(pair_words) and _exchanged(words, pair_words, self._same_word):
                 return self.different
         return None
@@ -242,9 +245,9 @@ class WordDifferenceCheck:
             elif token not in NEGATIONS and token not in FUNCTION_WORDS:
                 words.append(self._lemmas(token))
                 roles.append(words[-1])
-            kind = _KINDS.get(token.removesuffix("s"))
-            if kind:
-                facts.setdefault(kind, set()).add(token.removesuffix("s"))
+            singular = token.removesuffix("s")
+            if singular in _KINDS:
+                facts.setdefault(_KINDS[singular], set()).add(singular)
             number = int(token) if token.isdigit() else _NUMBERS.get(token)
             if number is not None:  # numbers count apart what they count: "two sisters", "ten." (a time)
                 counted = tokens[place + 1].removesuffix("s") if place + 1 < len(tokens) else ""
@@ -301,10 +304,9 @@ def _share_a_group(memberships, word, other):
     return any(memberships.get(a, set()) & memberships.get(b, set()) for a in word for b in other)
 
 
-def _split(words, others):
-    """(the words that match one of `others`, the words that match none), each in sentence order."""
-    matched = [any(word & other for other in others) for word in words]
-    return [w for w, m in zip(words, matched) if m], [w for w, m in zip(words, matched) if not m]
+def _unmatched(words, others):
+    """The words that match none of `others`, in sentence order."""
+    return [word for word in words if not any(word & other for other in others)]
 
 
 def _index(words, word):
@@ -315,17 +317,20 @@ def _exchanged(words, pair_words, match):
     """Whether `pair_words` is `words` with two runs of one or two words ("Tom", "my sister", "post office")
     exchanged around words that stay, one of them the same word (not a synonym: "scared of spiders" / "Spiders
     frighten" swaps the roles with the verb)."""
-    if all(map(match, words, pair_words)):
-        return False
     size = len(words)
+    matches = [[match(word, other) for other in pair_words] for word in words]  # each pair compared once
+    if all(matches[i][i] for i in range(size)):
+        return False
     for start in range(size):
         for middle in range(start + 1, min(start + _RUN, size) + 1):
             for end in range(middle + 1, size):
                 for stop in range(end + 1, min(end + _RUN, size) + 1):
-                    run, between, other_run = words[start:middle], words[middle:end], words[end:stop]
-                    staying = pair_words[start + len(other_run):start + len(other_run) + len(between)]
-                    if (all(map(match, words[:start] + other_run + between + run + words[stop:], pair_words))
-                            and any(map(set.intersection, between, staying))):
+                    # words' indices in pair_words' order: the runs exchanged, the words between them in between
+                    order = [*range(start), *range(end, stop), *range(middle, end), *range(start, middle),
+                             *range(stop, size)]
+                    staying = range(start + stop - end, start + stop - middle)  # where the words between land
+                    if (all(matches[i][j] for j, i in enumerate(order))
+                            and any(words[i] & pair_words[j] for i, j in zip(range(middle, end), staying))):
                         return True
     return False
 
