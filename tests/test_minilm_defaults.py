@@ -57,6 +57,18 @@ def test_qa_default_reaches_its_card_on_hand_written_questions(qa):
     assert kerasprop.ExtractiveQA(qa.model)("Where does Sally live?", "Sally lives in London.")["answer"] == "London"
 
 
+def test_extractive_qa_scores_unanswerable_questions_below_answerable_ones(qa):
+    """`qa` answers '' when the context holds no answer; `ExtractiveQA` still gives its best span, with a low score."""
+    data = minilm_qa.heldout()
+
+    def scores(items):
+        task_input = {"question": [q["question"] for q in items], "context": [q["context"] for q in items]}
+        return sorted(found["score"] for found in qa.model(task_input, task="extractive-qa"))
+
+    answerable, unanswerable = scores(data["questions"]), scores(data["unanswerable"])
+    assert unanswerable[-1] < answerable[len(answerable) // 4], (unanswerable, answerable)
+
+
 def test_emotion_default_answers_goemotions_labels_on_hand_written_sentences():
     emotion = kerasprop.Emotion()
     records = expected("minilm-emotion")
@@ -66,6 +78,28 @@ def test_emotion_default_answers_goemotions_labels_on_hand_written_sentences():
     assert quality["heldout_right"] >= lower_bound(card["heldout_right"], card["heldout_of"])
     labels = set(minilm_emotion.everyday_emotion.LABELS)
     assert all(set(answer.split(", ")) <= labels for answer in emotion(["Meh.", "WHAT?!", "ok thanks bye"]))
+
+
+HOMESICK = {
+    "input_text": ["I miss my mum's cooking so much", "I keep thinking about the streets of my home town",
+                   "Nothing here feels like home", "I wish I could see my old friends back home tonight",
+                   "I long for the smell of rain on our old garden", "Every photo of my village makes me ache",
+                   "We won the final, best day ever", "This is the happiest I've been all year",
+                   "Thank you so much for the lovely gift", "I really appreciate you helping me move"],
+    "output_text": ["homesick"] * 6 + ["joy", "joy", "gratitude", "gratitude"],
+}
+
+
+def test_emotion_default_finetunes_on_a_label_goemotions_lacks_and_round_trips(kerasprop_home):
+    emotion = kerasprop.Emotion()
+    emotion.finetune(HOMESICK, validation_split=0.0, epochs=20, batch_size=5, early_stopping_epochs=0, verbose=0)
+    names = emotion.model.class_names
+    assert names[:-1] == list(minilm_emotion.everyday_emotion.LABELS) and names[-1] == "homesick"
+    new = ["I miss my family and my own bed back home", "Thanks a lot for fixing my bike"]
+    answers = emotion(new)
+    assert answers[0].split(", ")[0] == "homesick" and answers[1].split(", ")[0] == "gratitude", answers
+    restored = kerasprop.Emotion(emotion.save("emotion-with-homesick"))
+    assert restored(new) == answers
 
 
 def test_entity_default_finds_the_entities_of_hand_written_sentences():
@@ -110,7 +144,7 @@ def test_pair_default_tells_paraphrases_from_near_misses_on_hand_written_pairs()
 
 
 #: Measured with the commands in README's "Bundled presets": 7 of 8 facts kept, 19 of 20 zero-shot.
-SUMMARY_FACTS_KEPT, ZERO_SHOT_RIGHT = 7, 19
+SUMMARY_FACTS_KEPT, ZERO_SHOT_RIGHT, ZERO_SHOT_ENSEMBLE_RIGHT = 7, 19, 20
 
 
 def test_summaries_use_only_the_texts_words_and_keep_the_main_facts(minilm):
@@ -126,14 +160,26 @@ def test_summaries_use_only_the_texts_words_and_keep_the_main_facts(minilm):
     assert kept >= SUMMARY_FACTS_KEPT - 1
 
 
+def zero_shot_right(classify):
+    items = heldout("zero_shot_everyday.json")["items"]
+    return sum(max(scores, key=scores.get) == item["label"]
+               for item, scores in zip(items, [classify(i["text"], i["labels"]) for i in items]))
+
+
 def test_zero_shot_text_classification_on_hand_written_texts(minilm):
     classify = kerasprop.TextClassification(minilm)
-    items = heldout("zero_shot_everyday.json")["items"]
-    right = sum(max(scores, key=scores.get) == item["label"]
-                for item, scores in zip(items, [classify(i["text"], i["labels"]) for i in items]))
-    assert right >= ZERO_SHOT_RIGHT - 1
+    assert zero_shot_right(classify) >= ZERO_SHOT_RIGHT - 1
     football = classify("The match ended 2-1 after a late goal.", ["sport", "politics", "cooking"])
     assert max(football, key=football.get) == "sport"
+
+
+def test_zero_shot_template_ensemble_on_hand_written_texts():
+    """The ensemble the README offers (not the default: it lowers complaint/praise accuracy, test_text_embedder.py)."""
+    from kerasprop.models.sentences.text_embedder import ZERO_SHOT_TEMPLATES
+
+    model = kerasprop.models.AutoModel.from_pretrained("all-minilm-l6-v2", hypothesis_template=list(ZERO_SHOT_TEMPLATES))
+    assert model.hypothesis_template == list(ZERO_SHOT_TEMPLATES)
+    assert zero_shot_right(kerasprop.TextClassification(model)) >= ZERO_SHOT_ENSEMBLE_RIGHT - 1
 
 
 SUPPORT = {

@@ -93,23 +93,43 @@ class SentenceClassifier(SentenceHead):
 
     # --- finetuning --------------------------------------------------------------------
 
-    def pre_finetuning(self, labels=None, **kwargs):
-        """Adds the labels the head lacks (a dict index -> label or a list); the learnt ones keep their weights."""
+    def pre_finetuning(self, labels=None, texts=None, **kwargs):
+        """Adds the labels the head lacks (a dict index -> label or a list); the learnt ones keep their weights.
+
+        With the training `texts` (one per entry of the list `labels`), a new label starts as the mean vector
+        of its texts over the temperature, as a zero-shot label would, so it competes with the learnt ones
+        from the first step instead of from a random start.
+        """
         new = [name for name in label_mapping(labels) if name not in self.class_names]
         if not new:
             return
         kernel, bias = (np.array(w) for w in self.classifier.get_weights())
+        prototypes = None if texts is None else self._mean_vectors(texts, labels, new)
         backbone, preprocessor, base = self.backbone, self.preprocessor, getattr(self, "base_backbone", None)
         config = self.get_config()
         config.update(backbone=backbone, preprocessor=preprocessor, class_names=self.class_names + new)
         type(self).__init__(self, **config)
-        # Re-initialising a Keras model under torch drops the sublayers set before Model.__init__.
+        # Re-initialising a Keras model under torch drops the sublayers set before Model.__init__ (torch's
+        # Module.__init__ runs again); the new classifier is still in the functional graph.
         self.backbone, self.preprocessor = backbone, preprocessor
+        self.classifier = self.get_layer("classifier")
         self.base_backbone = base
         grown_kernel, grown_bias = (np.array(w) for w in self.classifier.get_weights())
         grown_kernel[:, : kernel.shape[1]], grown_bias[: bias.shape[0]] = kernel, bias
+        if prototypes is not None:
+            grown_kernel[:, kernel.shape[1]:], grown_bias[bias.shape[0]:] = prototypes.T / self.temperature, 0.0
         self.classifier.set_weights([grown_kernel, grown_bias])
         self._forward = None
+
+    def _mean_vectors(self, texts, labels, names):
+        """`(len(names), dim)`: the mean sentence vector (what the head reads) of each name's texts, normalised."""
+        from kerasprop.models.sentences.text_embedder import SentenceEmbedder
+
+        encoder = SentenceEmbedder(backbone=self.backbone, preprocessor=self.preprocessor,
+                                   pooling_mode=self.pooling_mode, normalize=self.normalize)
+        vectors = encoder.encode_text(list(texts)).astype("float64")
+        means = np.stack([vectors[[label == name for label in labels]].mean(axis=0) for name in names])
+        return means / np.maximum(np.linalg.norm(means, axis=-1, keepdims=True), 1e-12)
 
     def process_batch(self, params, task="text-classification", **options):
         """`(token features, class indices)` for `fit`.
@@ -121,7 +141,7 @@ class SentenceClassifier(SentenceHead):
         if task == "emotion":
             texts = params["input_text"]
             labels = [label.split(",")[0].strip() for label in params["output_text"]]
-            self.pre_finetuning(labels)
+            self.pre_finetuning(labels, texts=texts)
         else:
             texts, labels = params["texts"], [str(label) for label in params["labels"]]
         index = {name: i for i, name in enumerate(self.class_names)}
