@@ -32,9 +32,19 @@ def test_demo_json_validates_against_the_schemas(monkeypatch):
         assert "offline" in item["reason"]
 
 
-def test_demo_prints_its_report_and_nothing_else():
+def test_demo_prints_its_report_and_nothing_else(tmp_path):
     """The command as a user runs it, in a fresh process: no warnings, no TensorFlow/absl lines, no network."""
+    # A sitecustomize that refuses every socket connection (Python-level, whoever opens it) and says so on stderr.
+    guard = tmp_path / "sitecustomize.py"
+    guard.write_text(
+        "import socket, sys\n"
+        "def _refuse(self, address, *args):\n"
+        "    print(f'the demo opened a network connection to {address}', file=sys.stderr)\n"
+        "    raise OSError('network disabled by the test')\n"
+        "socket.socket.connect = socket.socket.connect_ex = _refuse\n"
+    )
     env = {**os.environ, "KERASPROP_OFFLINE": "0"}  # the defaults need no offline switch
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     done = subprocess.run([sys.executable, "-m", "kerasprop.cli", "demo"], capture_output=True, text=True, env=env,
                           timeout=900)

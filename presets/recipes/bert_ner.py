@@ -99,7 +99,7 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small BERT for named entities (bundled, offline)",
-        "The offline default for `TokenClassification`. It tags persons, places and organisations in short "
+        "No longer a default (`minilm-ner` is): a tiny `TokenClassification` model. It tags persons, places and organisations in short "
         "English sentences in the shape of its generated training data; a demonstration model that needs no "
         "download, not a general-purpose one.",
         [

@@ -114,7 +114,7 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small BERT paraphrase classifier (bundled, offline)",
-        "The offline default for `TextPairClassification`. It tells whether two short descriptions of a coloured "
+        "No longer a default (`minilm-pairs` is): a tiny `TextPairClassification` model. It tells whether two short descriptions of a coloured "
         "shape say the same (\"the ball is red .\" / \"there is a red ball .\" -> paraphrase); a demonstration "
         "model that needs no download, and a base for finetuning on your own pairs.",
         [

@@ -111,7 +111,7 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small BERT for extractive question answering (bundled, offline)",
-        "The offline default for the `ExtractiveQA` task. It answers questions about short English paragraphs in the "
+        "No longer a default (`minilm-qa` is): a tiny `ExtractiveQA` model. It answers questions about short English paragraphs in the "
         "shape of its generated training data (where people live, their jobs, what they bought and when, their "
         "age) with a span of the context; a demonstration model that needs no download, not a general-purpose one.",
         [

@@ -173,7 +173,7 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small CLIP trained on generated pictures of shapes (bundled, offline)",
-        "The offline default for `ImageClassification` (zero-shot), `ImageVectorisation` and "
+        "No longer a default (`minilm-shapes-lit` is): a tiny CLIP for `ImageClassification` (zero-shot), `ImageVectorisation` and "
         "`ImageTextVectorisation`. It knows coloured shapes on simple backgrounds (colours: "
         f"{', '.join(synthetic_images.COLOURS)}; shapes: {', '.join(synthetic_images.SHAPES)}; counts, sizes and "
         "places), and nothing else: a demonstration model that needs no download.",

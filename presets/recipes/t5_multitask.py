@@ -237,7 +237,7 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: a small multi-task T5 (bundled, offline)",
-        "The offline default for `QA`, `Emotion` and `Summarisation`. It works on English text in the shape of "
+        "No task's default: a small `Seq2SeqLM` for tests and examples of the keras-hub contract (the MiniLM presets serve `QA`, `Emotion` and `Summarisation`). It works on English text in the shape of "
         "its generated training data (short factual paragraphs about people, one-sentence reactions, "
         "event reports); it is a demonstration model that needs no download, not a general-purpose one.",
         [

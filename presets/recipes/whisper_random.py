@@ -71,8 +71,8 @@ def write_card(folder, model, records, train_seconds):
     common.write_card(
         folder,
         f"{NAME}: TEST PRESET, a tiny Whisper with random weights (bundled, offline)",
-        "**This preset does not recognise speech; its transcripts are noise.** It lets the speech-recognition "
-        "task, its command, its HTTP adapter and `kerasprop demo` run with no download, and is a small starting "
+        "**This preset does not recognise speech; its transcripts are noise.** It is no task's default: "
+        "it lets tests run the speech-recognition task, its command and its HTTP adapter with no download, and is a small starting "
         "point for finetuning. Use `whisper-tiny-en` or another Whisper checkpoint for real transcripts.",
         [
             ("Tasks", "- `speech-recognition` (random output)"),
