@@ -43,6 +43,54 @@ class Stopwatch:
         return time.perf_counter() - self.start
 
 
+#: How a recipe may adapt the frozen base backbone to its task (`--adaptation`): LoRA adapters, the task's head
+#: alone, or the head with the top transformer layers finetuned (measured only: a preset cannot store those yet).
+ADAPTATIONS = ("lora", "frozen", "top-layers")
+TOP_LAYERS = 2
+
+
+def adapt(model, base, adaptation, lora_rank=8):
+    """Marks `model` as sitting on `base` and chooses what trains on it (one of `ADAPTATIONS`)."""
+    from kerasprop.models.base_backbone import attach_base
+
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"'adaptation' must be one of {ADAPTATIONS}, got {adaptation!r}.")
+    attach_base(model, base, lora_rank=lora_rank if adaptation == "lora" else None)
+    if adaptation == "top-layers":
+        model.backbone.trainable = True
+        top = model.backbone.transformer_layers[-TOP_LAYERS:]
+        for layer in model.backbone.layers:
+            layer.trainable = any(layer is t for t in top)
+    return model
+
+
+def record_adaptation(folder, adaptation, steps, learning_rate, quality):
+    """Adds one adaptation's figure to the preset's `expected.json` (its card reads them); the preset is unchanged."""
+    records = read_expected(folder)
+    records.setdefault("adaptations", {})[adaptation] = {"steps": steps, "learning_rate": learning_rate,
+                                                         "quality": quality}
+    write_expected(folder, records)
+
+
+def adaptation_comparison(records, right, of, lora_rank=8):
+    """The card's sentences on the adaptations `record_adaptation` measured: each one's figure (`right(quality)`
+    of `of`) at its number of training steps, and which was best where the steps were equal."""
+    measured = records.get("adaptations", {})
+    if not measured:
+        return ""
+    names = {"lora": f"LoRA adapters of rank {lora_rank}", "frozen": "the head alone (backbone frozen)",
+             "top-layers": f"the top {TOP_LAYERS} layers finetuned with the head"}
+    scores = {name: right(m["quality"]) for name, m in measured.items()}
+    steps = {m["steps"] for m in measured.values()}
+    text = "Adaptation, each trained the same way and measured on the hand-written set: " + "; ".join(
+        f"{names[name]}: {scores[name]} of {of} after {m['steps']} steps (peak learning rate {m['learning_rate']})"
+        for name, m in measured.items()) + "."
+    if len(steps) == 1 and len(measured) > 1:
+        best = max(scores.values())
+        text += " Best: " + " and ".join(names[name] for name, score in scores.items() if score == best) + "."
+    return text
+
+
 def folder_size_mb(folder):
     return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file()) / 2**20
 

@@ -46,19 +46,18 @@ def evaluate(model):
     return {"entities_right": right, "entities_gold": gold_count, "entities_predicted": predicted}, records
 
 
-def build(steps):
-    from kerasprop.models.base_backbone import attach_base
+def build(steps, adaptation="lora", learning_rate=LEARNING_RATE):
     from kerasprop.models.tokens.token_classifier import TokenClassifier
     from kerasprop.training import finetune
 
     common.set_seed(SEED)
     model = TokenClassifier.from_preset(BASE, class_names=list(everyday_ner.TAGS))
     model.preprocessor.sequence_length = SEQUENCE_LENGTH
-    attach_base(model, BASE, lora_rank=LORA_RANK)
+    common.adapt(model, BASE, adaptation, lora_rank=LORA_RANK)
     examples = everyday_ner.ner_examples(SEED, steps * BATCH_SIZE)
     params = {"tokens": [e["tokens"] for e in examples], "tags": [e["tags"] for e in examples]}
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps - steps // 10,
-                                                      warmup_target=LEARNING_RATE, warmup_steps=steps // 10)
+                                                      warmup_target=learning_rate, warmup_steps=steps // 10)
     stopwatch = common.Stopwatch()
     finetune(model, params, "token-classification", validation_split=0.0, epochs=1, batch_size=BATCH_SIZE,
              optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01), seed=SEED, verbose=2,
@@ -82,7 +81,9 @@ def write_card(folder, model, records):
              f"`TokenClassifier` on all-MiniLM-L6-v2 (`{BASE}`, frozen, named in `base_backbone.json`) with LoRA "
              f"adapters of rank {LORA_RANK} on the attention and feed-forward layers and a dense layer over "
              f"{len(everyday_ner.TAGS)} tags: {common.folder_size_mb(folder):.1f} MB on disk. LoRA, as for `minilm-qa`: "
-             "full finetuning would need all 90 MB of weights in the preset. MiniLM is uncased, so capital letters "
+             "full finetuning would need all 90 MB of weights in the preset. "
+             + common.adaptation_comparison(records, lambda q: q["entities_right"], quality["entities_gold"])
+             + " MiniLM is uncased, so capital letters "
              "are no clue: the model reads names from their context and their shape as words."),
             ("Data and licence",
              f"{records['train_examples']} sentences from `presets/recipes/everyday_ner.py`: {len(everyday_ner.SHAPES)} "
@@ -106,11 +107,18 @@ def write_card(folder, model, records):
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
+    parser.add_argument("--compare", choices=common.ADAPTATIONS,
+                        help="train this adaptation for --steps and add its figure to the card; the preset stays")
     args = parser.parse_args(argv)
     from kerasprop.models.tokens.token_classifier import TokenClassifier
 
+    if args.compare:
+        model, _ = build(args.steps, args.compare, args.learning_rate)
+        common.record_adaptation(args.output, args.compare, args.steps, args.learning_rate, evaluate(model)[0])
+        args.evaluate_only = True
     if args.evaluate_only:
         facts = {k: v for k, v in common.read_expected(args.output).items()
                  if k not in ("quality", "token-classification")}
@@ -120,6 +128,8 @@ def main(argv):
     model = TokenClassifier.from_preset(args.output)
     quality, records = evaluate(model)
     report = {"seed": SEED, **facts, "quality": quality, "token-classification": records}
+    report.setdefault("adaptations", {}).setdefault(
+        "lora", {"steps": facts["steps"], "learning_rate": LEARNING_RATE, "quality": quality})
     common.write_expected(args.output, report)
     write_card(args.output, model, report)
     print(json.dumps(quality))

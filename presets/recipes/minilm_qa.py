@@ -95,15 +95,14 @@ class Checkpoints(keras.callbacks.Callback):
             print(f"step {batch + 1}: loss {logs.get('loss', float('nan')):.3f} {quality}", flush=True)
 
 
-def build(steps, lora_rank, epochs, learning_rate, checkpoint_folder):
-    from kerasprop.models.base_backbone import attach_base
+def build(steps, lora_rank, epochs, learning_rate, checkpoint_folder, adaptation="lora"):
     from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
     from kerasprop.training import finetune
 
     common.set_seed(SEED)
     model = ExtractiveQuestionAnswerer.from_preset(BASE)
     model.preprocessor.sequence_length = SEQUENCE_LENGTH
-    attach_base(model, BASE, lora_rank=lora_rank)
+    common.adapt(model, BASE, adaptation, lora_rank=lora_rank)
     params = training_params(steps * BATCH_SIZE, model)
     total = len(params["questions"]) // BATCH_SIZE * epochs
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - total // 10,
@@ -162,8 +161,11 @@ def write_card(folder, model, records):
              "work for part of the run). LoRA was chosen over full finetuning, measured on the same 150 steps: full "
              "finetuning (AdamW 1e-4) reached loss 1.72, LoRA of rank 8 on query and value only (2e-3) 2.48 and "
              "answered 12 of these 24 questions; full finetuning would need all 22M weights in the preset (90 MB, over "
-             "the 10 MB a bundled preset may take), so the adapters went on the feed-forward layers too. A frozen "
-             "backbone with a head alone was not tried: the span boundaries need the encoder's own layers to move."),
+             "the 10 MB a bundled preset may take), so the adapters went on the feed-forward layers too. "
+             + (common.adaptation_comparison(records, lambda q: q["questions"]["right"], quality["questions"]["of"],
+                                             settings["lora_rank"])
+                or "A frozen backbone with a head alone was not tried: the span boundaries need the encoder's own "
+                   "layers to move.")),
             ("Quality on held-out data",
              "Measured on `presets/recipes/heldout/qa_everyday.json`: everyday English written by hand, never "
              "trained on and never produced by the generator (exact match after lower-casing and trimming "
@@ -182,9 +184,16 @@ def main(argv):
     parser.add_argument("--learning-rate", type=float, default=1.5e-3)
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
+    parser.add_argument("--compare", choices=common.ADAPTATIONS,
+                        help="train this adaptation for --steps and add its figure to the card; the preset stays")
     args = parser.parse_args(argv)
     from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
 
+    if args.compare:
+        model, _, _ = build(args.steps, args.lora_rank, 1, args.learning_rate, args.output + ".checkpoint",
+                            args.compare)
+        common.record_adaptation(args.output, args.compare, args.steps, args.learning_rate, evaluate(model)[0])
+        args.evaluate_only = True
     if args.evaluate_only:
         previous = common.read_expected(args.output)
         seconds, examples = previous["train_seconds"], previous["train_examples"]
@@ -198,6 +207,8 @@ def main(argv):
     report = {"seed": SEED, "quality": quality, "qa": records, "train_seconds": round(seconds),
               "train_examples": examples, "steps": args.steps, "learning_rate": args.learning_rate,
               "lora": model.base_backbone}
+    if args.evaluate_only and "adaptations" in previous:
+        report["adaptations"] = previous["adaptations"]
     common.write_expected(args.output, report)
     write_card(args.output, model, report)
     print(json.dumps({"quality": quality, "size_mb": round(common.folder_size_mb(args.output), 2)}))
