@@ -43,7 +43,7 @@ class Stopwatch:
         return time.perf_counter() - self.start
 
 
-#: How a recipe may adapt the frozen base backbone to its task (`--adaptation`): LoRA adapters, the task's head
+#: How a recipe may adapt the frozen base backbone to its task (`--compare`): LoRA adapters, the task's head
 #: alone, or the head with the top transformer layers finetuned (measured only: a preset cannot store those yet).
 ADAPTATIONS = ("lora", "frozen", "top-layers")
 TOP_LAYERS = 2

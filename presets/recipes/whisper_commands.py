@@ -242,7 +242,7 @@ def write_card(folder, model, records, train_seconds):
              f"({len(TRAIN_LANGUAGES)} accents x {len(TRAIN_VARIANTS)} variants), speeds 140-200 words a minute, "
              "pitch 30-70. The weights are released with kerasprop under Apache-2.0."),
             ("How it was built",
-             f"`{common.command_line(__spec__.name)}` (needs Debian's `espeak-ng` and `pip install -e ".[recipes]"`)\n\nSeed {SEED}; {EPOCHS} epochs of "
+             f"`{common.command_line(__spec__.name)}` (needs Debian's `espeak-ng` and `pip install -e \".[recipes]\"`)\n\nSeed {SEED}; {EPOCHS} epochs of "
              f"batches of {BATCH_SIZE}, AdamW peaking at {LEARNING_RATE} with warm-up and cosine decay; "
              f"{train_seconds / 60:.1f} minutes on 2 CPU cores, speech synthesis included."),
             ("Quality on held-out data",
