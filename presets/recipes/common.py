@@ -64,6 +64,12 @@ def adapt(model, base, adaptation, lora_rank=8):
     return model
 
 
+def add_compare_argument(parser):
+    """The recipes' `--compare ADAPTATION`: train it, add its figure to the card, keep the preset."""
+    parser.add_argument("--compare", choices=ADAPTATIONS,
+                        help="train this adaptation and add its figure to the card; the preset stays")
+
+
 def record_adaptation(folder, adaptation, steps, learning_rate, quality):
     """Adds one adaptation's figure to the preset's `expected.json` (its card reads them); the preset is unchanged."""
     records = read_expected(folder)

@@ -33,6 +33,11 @@ BATCH_SIZE = 64
 HELDOUT = pathlib.Path(__file__).resolve().parent / "heldout" / "emotion_everyday.json"
 
 
+def training_steps(examples):
+    """The step budget: every epoch up to MAX_EPOCHS (the best epoch is kept)."""
+    return MAX_EPOCHS * -(-examples // BATCH_SIZE)
+
+
 def first_labels(model, texts):
     return [answer.split(", ")[0] for answer in model({"text": list(texts)}, task="emotion")]
 
@@ -73,7 +78,7 @@ def build(adaptation="frozen", learning_rate=LEARNING_RATE):
             best = (accuracy, [np.array(w) for w in model.classifier.get_weights()], epoch + 1)
     model.classifier.set_weights(best[1])
     return model, {"train_seconds": round(stopwatch()), "train_examples": len(train), "epochs": best[2],
-                   "steps": MAX_EPOCHS * -(-len(train) // BATCH_SIZE), "validation_by_epoch": history}
+                   "validation_by_epoch": history}
 
 
 def write_card(folder, records):
@@ -124,15 +129,15 @@ def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
-    parser.add_argument("--compare", choices=common.ADAPTATIONS,
-                        help="train this adaptation and add its figure to the card; the preset stays")
+    common.add_compare_argument(parser)
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     args = parser.parse_args(argv)
     from kerasprop.models import SentenceClassifier
 
     if args.compare:
         model, facts = build(args.compare, args.learning_rate)
-        common.record_adaptation(args.output, args.compare, facts["steps"], args.learning_rate, evaluate(model)[0])
+        common.record_adaptation(args.output, args.compare, training_steps(facts["train_examples"]), args.learning_rate,
+                                 evaluate(model)[0])
         args.evaluate_only = True
     if args.evaluate_only:
         facts = {k: v for k, v in common.read_expected(args.output).items() if k not in ("quality", "emotion")}
@@ -142,7 +147,7 @@ def main(argv):
     model = SentenceClassifier.from_preset(args.output)
     quality, records = evaluate(model)
     report = {"seed": SEED, **facts, "quality": quality, "emotion": records}
-    report.setdefault("steps", MAX_EPOCHS * -(-report["train_examples"] // BATCH_SIZE))  # the budget; best epoch kept
+    report["steps"] = training_steps(report["train_examples"])
     report.setdefault("adaptations", {}).setdefault(
         "frozen", {"steps": report["steps"], "learning_rate": LEARNING_RATE, "quality": quality})
     common.write_expected(args.output, report)

@@ -110,8 +110,7 @@ def main(argv):
     parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
-    parser.add_argument("--compare", choices=common.ADAPTATIONS,
-                        help="train this adaptation for --steps and add its figure to the card; the preset stays")
+    common.add_compare_argument(parser)
     args = parser.parse_args(argv)
     from kerasprop.models.tokens.token_classifier import TokenClassifier
 

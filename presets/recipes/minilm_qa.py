@@ -184,8 +184,7 @@ def main(argv):
     parser.add_argument("--learning-rate", type=float, default=1.5e-3)
     parser.add_argument("--output", default=str(common.PRESETS_DIR / NAME))
     parser.add_argument("--evaluate-only", action="store_true", help="re-measure the built preset, no training")
-    parser.add_argument("--compare", choices=common.ADAPTATIONS,
-                        help="train this adaptation for --steps and add its figure to the card; the preset stays")
+    common.add_compare_argument(parser)
     args = parser.parse_args(argv)
     from kerasprop.models.tokens.extractive_qa import ExtractiveQuestionAnswerer
 
