@@ -1,4 +1,4 @@
-"""One process of tests/test_distributed.py's training job: `python distributed_worker.py OUT ROLE`.
+"""One process of tests/test_distributed_jobs.py's training job: `python distributed_worker.py OUT ROLE`.
 
 ROLE "worker" joins the job named by the KERAS_DISTRIBUTION_* variables; ROLE
 "single" is the one-process reference. Each trains the tiny classifier from the
