@@ -116,15 +116,16 @@ def load_delta(cls, folder, **kwargs):
 
     folder = pathlib.Path(folder)
     settings = json.loads((folder / BASE_FILE).read_text())
+    # Every weight is loaded inside the scope, so no initializer runs for a value about to be replaced.
     with deferred_initialisation():
         model = get_preset_loader(str(folder)).load_task(cls, load_weights=False, load_task_weights=False, **kwargs)
-    model.backbone.set_weights(list(base_weights(settings["preset"])))
-    if settings.get("lora_rank"):
-        _enable_lora(model.backbone, int(settings["lora_rank"]), settings.get("lora_layers", LORA_LAYERS))
-        model.backbone.load_lora_weights(str(folder / ADAPTERS_FILE))
-    else:
-        model.backbone.trainable = False
-    model.load_task_weights(str(folder / TASK_WEIGHTS_FILE))
+        model.backbone.set_weights(list(base_weights(settings["preset"])))
+        if settings.get("lora_rank"):
+            _enable_lora(model.backbone, int(settings["lora_rank"]), settings.get("lora_layers", LORA_LAYERS))
+            model.backbone.load_lora_weights(str(folder / ADAPTERS_FILE))
+        else:
+            model.backbone.trainable = False
+        model.load_task_weights(str(folder / TASK_WEIGHTS_FILE))
     model.base_backbone = settings
     return model
 
