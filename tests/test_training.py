@@ -43,6 +43,38 @@ def test_finetuning_lowers_validation_loss_and_survives_save_load(kerasprop_home
     assert reloaded.model.label_names == ["negative", "positive"]  # sorted, deterministic
 
 
+def test_finetuning_keeps_one_training_iterator_and_sees_every_example_each_epoch(monkeypatch):
+    """Each new tf.data iterator instantiates the preprocessing graph keras-hub maps over the data (seconds for a
+    BPE tokenizer), so `fit` must keep its training iterator for the whole run, not make new ones every epoch."""
+    from tensorflow.python.data.ops import iterator_ops
+
+    made = []
+    create = iterator_ops.OwnedIterator._create_iterator
+
+    def counting(self, dataset):
+        made.append(dataset)
+        return create(self, dataset)
+
+    monkeypatch.setattr(iterator_ops.OwnedIterator, "_create_iterator", counting)
+    seen = []
+
+    class Batches(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen[-1] += 1
+
+    model = tiny_text_classifier()
+    params = sentiment_params(20)  # 15 for training: batches of 4, 4, 4 and 3 each epoch
+    history = finetune(model, params, "text-classification", validation_split=0.25, epochs=5, batch_size=4,
+                       early_stopping_epochs=0, verbose=0, callbacks=[Batches()])
+    assert seen == [4] * 5 and len(history.history["val_loss"]) == 5
+    # One training iterator for all five epochs (plus, on JAX, one Keras opens to read the batch's shapes), and
+    # one per validation pass, which Keras' `evaluate` restarts; an iterator per epoch would make 10 for training.
+    assert len(made) <= 2 + 5
+
+
 def test_label_mapping_is_sorted_whatever_the_order():
     model = tiny_text_classifier(labels=("x", "y"))
     params = {"texts": ["good", "bad", "nice", "sad"], "labels": ["positive", "negative", "positive", "negative"]}

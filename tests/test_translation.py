@@ -86,7 +86,7 @@ def test_finetuning_prompts_carry_the_languages(t5, monkeypatch):
     # The engine validates the options and hands them to process_batch.
     seen = []
     monkeypatch.setattr(t5, "process_batch", lambda params, **options: seen.append(options) or {})
-    monkeypatch.setattr(importlib.import_module("kerasprop.training.finetune"), "_dataset", lambda *a, **k: [])
+    monkeypatch.setattr(importlib.import_module("kerasprop.training.finetune"), "_dataset", lambda *a, **k: ([], 0))
     monkeypatch.setattr(t5, "fit", lambda *args, **kwargs: None)
     monkeypatch.setattr(t5, "compile", lambda *args, **kwargs: None)
     kerasprop.Translation(t5).finetune(params, target_language="French", batch_size=1, validation_split=0.0)
