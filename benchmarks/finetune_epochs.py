@@ -21,15 +21,14 @@ PARAMS = {
 }
 
 
-def fresh_iterator_dataset(examples, batch_size, shuffle, seed, shard=None):
-    """The reference: a dataset that ends after one pass, so Keras makes new iterators every epoch."""
-    import tensorflow as tf
+def fresh_iterators(repeating):
+    """The reference: kerasprop's dataset cut to one pass, so Keras makes new iterators every epoch."""
 
-    finetuning = importlib.import_module("kerasprop.training.finetune")
-    data = tf.data.Dataset.from_tensor_slices(examples)
-    if shuffle:
-        data = data.shuffle(len(finetuning._first(examples)), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE), None
+    def dataset(*args, **kwargs):
+        data, steps = repeating(*args, **kwargs)
+        return data.take(steps), None
+
+    return dataset
 
 
 def finetune_seconds(epochs):
@@ -56,7 +55,8 @@ def main():
     finetuning = importlib.import_module("kerasprop.training.finetune")
     finetune_seconds(1)  # compiles and warms the caches both ways share
     kerasprop_epoch = per_extra_epoch(args.epochs)
-    repeating, finetuning._dataset = finetuning._dataset, fresh_iterator_dataset
+    repeating = finetuning._dataset
+    finetuning._dataset = fresh_iterators(repeating)
     try:
         reference_epoch = per_extra_epoch(args.epochs)
     finally:

@@ -86,9 +86,10 @@ def _dataset(examples, batch_size, shuffle, seed, shard=None):
     """Shuffled, batched, prefetched `tf.data` that repeats, and its batches per pass (one epoch).
 
     `shard=(count, index)` keeps this process's rows of each batch. The dataset repeats so that `fit`, given
-    the steps, keeps one iterator for every epoch: each new iterator instantiates the preprocessing graph that
-    keras-hub's `fit` maps over the data (about 4 s for the GPT-2 tokenizer, on any Keras backend, since
-    tf.data runs it), and without the steps Keras makes two per epoch for training and two for validation.
+    the steps, keeps one training iterator for the whole run: each new iterator instantiates the preprocessing
+    graph that keras-hub's `fit` maps over the data (about 4 s for the GPT-2 tokenizer, on any Keras backend,
+    since tf.data runs it), and without the steps Keras makes two per epoch (Keras' `evaluate` still restarts
+    the validation iterator once per pass).
     """
     import tensorflow as tf
 
